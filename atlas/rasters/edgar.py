@@ -1,0 +1,53 @@
+"""EDGAR CO2 gridded emissions (0.1°), NetCDF.
+
+Recent releases (v8) carry a variable ``emissions`` in tonnes of CO2 per cell per year;
+older releases carry fluxes (``emi_co2``) in kg m⁻² s⁻¹. The adapter reads the units
+attribute of the variable and declares the kind accordingly, never guessing.
+Source: EDGAR, European Commission JRC (Crippa et al.).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import rasterio
+
+from ..errors import RasterReadError, UnitsError
+from .layer import LayerSpec, RasterSource
+
+VARIABLES = ("emissions", "emi_co2", "emi")
+
+
+def _units_to_spec(units: str, variable: str) -> LayerSpec:
+    u = units.strip().lower().replace(" ", "")
+    if u in ("kgm-2s-1", "kg/m2/s", "kgm**-2s**-1"):
+        return LayerSpec("emissions", "flux_density", "kg CO2 m-2 s-1")
+    if u in ("tonnes", "t", "ton", "mg", "tonnes/yr", "t/yr", "tonnes/year"):
+        return LayerSpec("emissions", "amount", "t CO2/cell/yr")
+    raise UnitsError(f"EDGAR variable {variable!r} has units {units!r}",
+                     "'kg m-2 s-1' (flux files) or 'Tonnes' per cell per year (v8 'emissions')",
+                     "open it as a generic layer and state kind and units")
+
+
+def open_file(path: str | Path, variable: str | None = None):
+    """Open an EDGAR NetCDF file; returns ``([reader], spec)``."""
+    path = Path(path)
+    if path.suffix.lower() != ".nc":
+        reader = RasterSource(path)
+        units = reader.tags.get("units", "")
+        return [reader], _units_to_spec(units, path.name)
+    try:
+        with rasterio.open(path) as ds:
+            subsets = ds.subdatasets
+    except rasterio.errors.RasterioIOError as exc:
+        raise RasterReadError(f"Cannot open EDGAR file {path}: {exc}", "a NetCDF file",
+                              "re-download it") from exc
+    names = {s.rsplit(":", 1)[-1]: s for s in subsets}
+    choice = variable or next((v for v in VARIABLES if v in names), None)
+    if choice is None or choice not in names:
+        raise UnitsError(f"{path.name} has variables {sorted(names)}", f"one of {VARIABLES}",
+                         "name the variable explicitly")
+    reader = RasterSource(names[choice], label=f"{path.name}:{choice}")
+    with rasterio.open(names[choice]) as ds:
+        units = ds.tags(1).get("units") or ds.tags().get(f"{choice}#units", "")
+    return [reader], _units_to_spec(units, choice)

@@ -1,0 +1,239 @@
+"""A raster layer: where the cells come from, and what their values mean.
+
+:class:`LayerSpec` is the declaration (name, quantity kind, units, classes, nodata);
+:class:`RasterSource` and :class:`ArraySource` deliver blocks of cells. The zonal
+engine only ever sees these two things, never a path.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from pyproj import CRS
+from rasterio.windows import Window
+
+from ..errors import GridError, RasterReadError, UnitsError
+from .units import QuantityKind, Unit, parse_unit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """What a raster's values mean.
+
+    Parameters
+    ----------
+    name : str
+        Column stem in outputs (``emissions`` → ``emissions_tco2_per_yr``).
+    kind : QuantityKind or str
+        ``amount``, ``flux_density``, ``fraction`` or ``classes``.
+    units : str
+        Raster units, checked against ``kind`` (see :mod:`atlas.rasters.units`).
+    classes : mapping of int to str, optional
+        Code → meaning, for ``classes`` layers.
+    groups : mapping of str to tuple of int, optional
+        Named sets of codes reported as one area (``forest`` → IGBP 1-5).
+    threshold : float, optional
+        For ``fraction`` layers: cells whose cover is at least this (in the raster's
+        units, e.g. 30 percent) count fully as ``{name}_ge{threshold}_ha``.
+    nodata : float, optional
+        Overrides the file's nodata value.
+    scale, offset : float
+        Applied to raw values before anything else (packed integers).
+    caveat : str
+        A sentence carried into outputs and maps (e.g. majority-class undercount).
+    """
+
+    name: str
+    kind: QuantityKind | str
+    units: str
+    classes: Mapping[int, str] = field(default_factory=dict)
+    groups: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    threshold: float | None = None
+    nodata: float | None = None
+    scale: float = 1.0
+    offset: float = 0.0
+    caveat: str = ""
+
+    def __post_init__(self) -> None:
+        try:
+            kind = QuantityKind(self.kind)
+        except ValueError:
+            raise UnitsError(f"Layer {self.name!r} has unknown quantity kind {self.kind!r}",
+                             f"one of {[k.value for k in QuantityKind]}",
+                             "declare what the values are (e.g. --kind flux_density --units 'kg CO2 m-2 s-1')"
+                             ) from None
+        object.__setattr__(self, "kind", kind)
+        parse_unit(self.units, kind)  # raises on mismatch
+        if not self.name.isidentifier():
+            raise UnitsError(f"Layer name {self.name!r} cannot be a column stem",
+                             "letters, digits and underscores", "rename the layer")
+        if self.threshold is not None and kind is not QuantityKind.FRACTION:
+            raise UnitsError(f"Layer {self.name!r} has a cover threshold but is a {kind.value}",
+                             "a threshold only on fraction/percent layers")
+
+    @property
+    def unit(self) -> Unit:
+        """The parsed :class:`~atlas.rasters.units.Unit`."""
+        return parse_unit(self.units, self.kind)
+
+    def with_(self, **changes) -> LayerSpec:
+        """A copy with some fields changed (specs are immutable)."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Georeferencing of a raster: size, transform, CRS, block size."""
+
+    width: int
+    height: int
+    transform: Affine
+    crs: CRS
+    block_shape: tuple[int, int]
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        """(left, bottom, right, top) in CRS units."""
+        x0, y0 = self.transform.c, self.transform.f
+        x1 = x0 + self.transform.a * self.width
+        y1 = y0 + self.transform.e * self.height
+        return min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)
+
+    def check(self, label: str) -> None:
+        """Refuse rotated or degenerate grids with a clear message."""
+        t = self.transform
+        if t.b != 0 or t.d != 0:
+            raise GridError(f"{label} has a rotated grid (transform terms b={t.b}, d={t.d})",
+                            "a north-up (or south-up) grid without rotation",
+                            "warp it first, e.g. `gdalwarp -t_srs EPSG:4326 in.tif out.tif`")
+        if self.width <= 0 or self.height <= 0 or t.a == 0 or t.e == 0:
+            raise GridError(f"{label} has an empty grid ({self.width}×{self.height})", "at least one cell")
+
+
+class BlockReader:
+    """Interface of everything the engine reads cells from."""
+
+    label: str
+    grid: Grid
+    nodata: float | None
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        """Return the cells of ``(row0, col0, height, width)`` as a 2-D array."""
+        raise NotImplementedError
+
+
+class ArraySource(BlockReader):
+    """Cells held in memory (tests, arrays computed elsewhere)."""
+
+    def __init__(self, array: np.ndarray, transform: Affine, crs: CRS | str | int,
+                 nodata: float | None = None, block_shape: tuple[int, int] = (256, 256),
+                 label: str = "array"):
+        if array.ndim != 2:
+            raise GridError(f"Array source has {array.ndim} dimensions", "a 2-D array")
+        self.array = array
+        self.nodata = nodata
+        self.label = label
+        self.grid = Grid(array.shape[1], array.shape[0], Affine(*tuple(transform)[:6]), CRS.from_user_input(crs),
+                         block_shape)
+        self.grid.check(label)
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        r, c, h, w = window
+        return self.array[r:r + h, c:c + w]
+
+
+class RasterSource(BlockReader):
+    """A raster file (GeoTIFF, COG, VRT, NetCDF subdataset…) read through rasterio.
+
+    Each thread gets its own dataset handle; bands listed in ``bands`` are summed
+    (e.g. twelve monthly bands into one year). The object pickles to its path, so it
+    can be shipped to dask workers.
+    """
+
+    def __init__(self, path: str | Path, bands: tuple[int, ...] = (1,), label: str | None = None):
+        self.path = str(path)
+        self.bands = tuple(bands)
+        self.label = label or Path(self.path).name
+        self._local = threading.local()
+        with self._open() as ds:
+            if ds.crs is None:
+                raise GridError(f"{self.label} has no coordinate reference system",
+                                "a raster with a CRS", "assign one, e.g. `gdal_edit.py -a_srs EPSG:4326`")
+            missing = [b for b in self.bands if b < 1 or b > ds.count]
+            if missing:
+                raise RasterReadError(f"{self.label} has {ds.count} band(s); bands {missing} do not exist",
+                                      f"band numbers 1..{ds.count}")
+            block = ds.block_shapes[self.bands[0] - 1]
+            self.dtype = np.dtype(ds.dtypes[self.bands[0] - 1])
+            self.nodata = ds.nodata
+            self.tags = ds.tags()
+            self.grid = Grid(ds.width, ds.height, ds.transform, CRS.from_user_input(ds.crs), tuple(block))
+        self.grid.check(self.label)
+
+    def _open(self):
+        try:
+            return rasterio.open(self.path)
+        except rasterio.errors.RasterioIOError as exc:
+            raise RasterReadError(f"Cannot open raster {self.path}: {exc}",
+                                  "a readable GeoTIFF, COG, VRT or NetCDF file",
+                                  "check the path and that the file is complete (re-download it)") from exc
+
+    def _dataset(self):
+        ds = getattr(self._local, "ds", None)
+        if ds is None:
+            ds = self._local.ds = self._open()
+        return ds
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        r, c, h, w = window
+        try:
+            data = self._dataset().read(self.bands, window=Window(c, r, w, h))
+        except rasterio.errors.RasterioError as exc:
+            raise RasterReadError(f"{self.label}: block at row {r}, column {c} cannot be decoded ({exc})",
+                                  "an intact raster file", "the file is corrupt: re-download or rebuild it"
+                                  ) from exc
+        if len(self.bands) == 1:
+            return data[0]
+        return _sum_bands(data, self.nodata)
+
+    def close(self) -> None:
+        ds = getattr(self._local, "ds", None)
+        if ds is not None:
+            ds.close()
+            self._local.ds = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state.pop("_local")
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._local = threading.local()
+
+
+def _sum_bands(data: np.ndarray, nodata: float | None) -> np.ndarray:
+    """Sum bands cell by cell; a cell is nodata if any band is."""
+    out = data.astype(np.float64).sum(axis=0)
+    if nodata is not None:
+        bad = np.any(data == nodata, axis=0)
+        out[bad] = nodata
+    return out
+
+
+def iter_windows(grid: Grid) -> Iterator[tuple[tuple[int, int], tuple[int, int, int, int]]]:
+    """Yield ``((block_row, block_col), (row0, col0, h, w))`` over the whole grid."""
+    bh, bw = grid.block_shape
+    for br in range(-(-grid.height // bh)):
+        for bc in range(-(-grid.width // bw)):
+            r0, c0 = br * bh, bc * bw
+            yield (br, bc), (r0, c0, min(bh, grid.height - r0), min(bw, grid.width - c0))
