@@ -117,3 +117,38 @@ def load_provinces(display: bool = False, path: str | Path | None = None) -> gpd
 def area_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     """Drop geometry, keeping identifiers and the outline / land areas side by side."""
     return pd.DataFrame(frame.drop(columns=frame.geometry.name))
+
+
+def read_regions(path: str | Path, id_column: str, encoding: str | None = None) -> gpd.GeoDataFrame:
+    """Read user outlines from any vector file GDAL reads, checking ids, CRS and geometries.
+
+    Parameters
+    ----------
+    path : path
+        GeoPackage, GeoJSON, Shapefile, FlatGeobuf…
+    id_column : str
+        Column whose values name the regions (must be unique).
+    encoding : str, optional
+        Attribute encoding for files that do not declare one (``gbk`` for many Chinese
+        shapefiles without a ``.cpg``).
+    """
+    try:
+        frame = gpd.read_file(path, engine="pyogrio", encoding=encoding)
+    except Exception as exc:
+        raise BoundaryError(f"Cannot read regions from {path}: {exc}", "a vector file GDAL can read",
+                            "check the path and format; pass --encoding gbk for GBK attributes") from exc
+    if id_column not in frame:
+        raise BoundaryError(f"{path} has no column {id_column!r} (columns: {list(frame.columns)})",
+                            "a column naming each region", "pass --id-column")
+    dup = frame[id_column][frame[id_column].duplicated()]
+    if not dup.empty:
+        raise BoundaryError(f"Region ids repeat in {path}: {dup.unique()[:5].tolist()}", "unique region ids")
+    if frame.crs is None:
+        raise BoundaryError(f"{path} has no CRS", "outlines with a CRS", "assign one (e.g. ogr2ogr -a_srs EPSG:4326)")
+    text = frame.select_dtypes(include=["object", "string"])
+    if encoding is None and any(text[c].astype(str).str.contains("[\ufffd\u0080-\u00ff]").any()
+                                for c in text.columns):
+        log.warning("%s: some attributes look mis-decoded (Latin-1 or replacement characters); "
+                    "if they are Chinese, read again with encoding='gbk' (--encoding gbk)", path)
+    check_geometries(frame, id_column)
+    return frame

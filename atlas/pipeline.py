@@ -11,12 +11,25 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import boundaries, registry
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import boundaries, compensation, factors, registry, sinks, targets
 from .export import write_frame
+from .paths import geodata_dir
+from .rasters import modis
+from .rasters.layer import RasterSource
+from .zonal import zonal_stats
 
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str], None]
+
+#: The embedded default forest layer (see geodata/README.md, MCD12C1 section).
+DEFAULT_FOREST = "mcd12c1_2019_igbp_china.tif"
+#: Province-level units outside the mainland, left out of "national" totals.
+NOT_MAINLAND = (710000, 810000, 820000)
 
 
 @dataclass
@@ -26,6 +39,7 @@ class BuildResult:
     out_dir: Path
     files: list[Path] = field(default_factory=list)
     summary: dict[str, object] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def publish_registry(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
@@ -46,6 +60,115 @@ def publish_registry(reg: registry.Registry, out_dir: Path, result: BuildResult)
     result.summary["pilots_total"] = int(len(reg.pilots))
 
 
+def forest_table(regions: gpd.GeoDataFrame, id_column: str, workers: int | None = None) -> pd.DataFrame:
+    """Forest area per region from the embedded MODIS MCD12C1 2019 map, with land shares.
+
+    ``forest_share_of_land`` divides by the land area (sea inside coastal outlines
+    excluded), never by the outline area.
+    """
+    reader = RasterSource(geodata_dir() / DEFAULT_FOREST)
+    table = zonal_stats(regions, reader, modis.spec("MCD12C1"), id_column=id_column, workers=workers)
+    land_ha = regions.set_index(id_column)["land_area_km2"].reindex(table[id_column]).to_numpy() * 100.0
+    table.insert(table.columns.get_loc("forest_ha") + 1, "forest_share_of_land", table["forest_ha"] / land_ha)
+    table.insert(1, "land_area_ha", land_ha)
+    table.attrs["caveat"] = modis.UNDERCOUNT_CAVEAT
+    return table
+
+
+def publish_forest(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
+    """Forest area per pilot and per province from the embedded MODIS layer."""
+    data = out_dir / "data"
+    pilots = boundaries.load_pilot_boundaries(reg)
+    per_pilot = forest_table(pilots, "pilot_id")
+    per_pilot.insert(1, "name_zh", pilots["name_zh"].to_numpy())
+    result.files.append(write_frame(per_pilot, data / "forest_modis2019_pilots.csv", overwrite=True))
+    provinces = boundaries.load_provinces()
+    per_province = forest_table(provinces, "adcode")
+    per_province.insert(1, "name_zh", provinces["name_zh"].to_numpy())
+    result.files.append(write_frame(per_province, data / "forest_modis2019_provinces.csv", overwrite=True))
+    mainland = per_province[~per_province["adcode"].astype(int).isin(NOT_MAINLAND)]
+    result.summary["forest_mainland_km2_modis2019"] = round(float(mainland["forest_ha"].sum()) / 100.0)
+    result.summary["forest_caveat"] = modis.UNDERCOUNT_CAVEAT
+    result.tables["forest_pilots"] = per_pilot
+    result.tables["forest_provinces"] = per_province
+
+
+def domain_by_latitude(lat: float) -> str:
+    """Fallback climate domain for regions without a documented one (provinces that are not
+    pilots): tropical south of 20°N, subtropical to the Qinling-Huaihe line (33.5°N),
+    temperate to 50°N, boreal beyond. Pilots use geodata/climate_domains.csv instead."""
+    if lat < 20.0:
+        return "tropical"
+    if lat < 33.5:
+        return "subtropical"
+    return "temperate" if lat < 50.0 else "boreal"
+
+
+def reported_emissions(reg: registry.Registry) -> pd.Series:
+    """Pilot id → reported 2010 emissions (t CO2/yr) = per-capita emissions × population (Tables 1-2)."""
+    stats = reg.stats_2010[reg.stats_2010["pilot_id"] != ""].set_index("pilot_id")
+    return (stats["co2_per_capita_t"] * stats["population_10k"] * 1e4).dropna()
+
+
+def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
+    """Tier 1 sinks per pilot and for the mainland, offset ratios, compensation ledgers, targets."""
+    data = out_dir / "data"
+    lib = factors.read_factors()
+    forest = result.tables["forest_pilots"]
+    areas = sinks.forest_by_type_from_igbp(forest, "pilot_id").set_index("pilot_id")
+    domains = factors.read_climate_domains().set_index("pilot_id")["climate_domain"]
+    per_pilot = sinks.estimate_sinks(areas, domains, lib)
+    emissions = reported_emissions(reg)
+    per_pilot.insert(0, "name_zh", forest.set_index("pilot_id")["name_zh"])
+    per_pilot["land_area_ha"] = forest.set_index("pilot_id")["land_area_ha"]
+    per_pilot["net_sink_tco2_per_ha_land_yr_central"] = per_pilot["net_sink_tco2_per_yr_central"] / \
+        per_pilot["land_area_ha"]
+    per_pilot["emissions_tco2_per_yr"] = emissions.reindex(per_pilot.index)
+    per_pilot["emissions_source"] = np.where(per_pilot["emissions_tco2_per_yr"].notna(),
+                                             "reported 2010 (seed Tables 1-2: per-capita × population)", "")
+    per_pilot["offset_ratio_central"] = per_pilot["net_sink_tco2_per_yr_central"] / per_pilot["emissions_tco2_per_yr"]
+    per_pilot["forest_source"] = "MODIS MCD12C1 2019 (majority class; undercounts sparse forest)"
+    result.files.append(write_frame(per_pilot.reset_index(), data / "sinks_pilots.csv", overwrite=True))
+
+    provinces = boundaries.load_provinces()
+    prov_forest = result.tables["forest_provinces"]
+    prov_areas = sinks.forest_by_type_from_igbp(prov_forest, "adcode").set_index("adcode")
+    lat = provinces.set_index("adcode").geometry.representative_point().y
+    prov_domains = lat.map(domain_by_latitude)
+    for _, pilot in reg.pilots[reg.pilots["level"] == "province"].iterrows():
+        prov_domains[pilot["adcode"]] = domains[pilot["pilot_id"]]
+    per_prov, draws = sinks.estimate_sinks(prov_areas, prov_domains, lib, return_draws=True)
+    mainland = ~per_prov.index.astype(int).isin(NOT_MAINLAND)
+    total = sinks.summarise_total(per_prov, draws, mainland)
+    result.files.append(write_frame(per_prov.reset_index(), data / "sinks_provinces.csv", overwrite=True))
+    result.summary["mainland_net_sink_tco2_per_yr"] = {k: round(v) for k, v in total.items()}
+    result.summary["mainland_net_sink_pg_c_per_yr"] = {k: round(v / sinks.CO2_PER_C / 1e15 * 1e6, 4)
+                                                       for k, v in total.items()}
+    result.tables["sinks_pilots"] = per_pilot
+
+    with_emissions = per_pilot.dropna(subset=["emissions_tco2_per_yr"])
+    ledger = compensation.net_balance_transfers(with_emissions["emissions_tco2_per_yr"],
+                                                with_emissions["net_sink_tco2_per_yr_central"])
+    payments = compensation.pay_for_removals(per_pilot["net_sink_tco2_per_yr_central"])
+    ledger = payments.join(ledger.drop(columns=[]), how="left")
+    ledger.insert(0, "name_zh", per_pilot["name_zh"])
+    result.files.append(write_frame(ledger.reset_index(), data / "compensation_pilots.csv", overwrite=True))
+
+    share = forest.set_index("pilot_id")["forest_share_of_land"] * 100.0
+    tracked = targets.track_targets(reg.targets, share, 2019, "MODIS MCD12C1 2019 (embedded)")
+    result.files.append(write_frame(tracked, data / "targets_tracking.csv", overwrite=True))
+    counts = tracked["status"].value_counts().to_dict()
+    result.summary["target_status_counts"] = {k: int(v) for k, v in counts.items()}
+
+
+#: The steps of the default build, in order: (label, function(registry, out_dir, result)).
+STEPS = (
+    ("registry and boundaries", publish_registry),
+    ("forest cover (MODIS MCD12C1 2019)", publish_forest),
+    ("sinks, compensation, targets", publish_sinks),
+)
+
+
 def build(out_dir: str | Path, progress: Progress | None = None) -> BuildResult:
     """Run the default job on the embedded data and publish it into ``out_dir``.
 
@@ -54,13 +177,14 @@ def build(out_dir: str | Path, progress: Progress | None = None) -> BuildResult:
     out_dir : path
         Output folder (created if needed). Files the build owns are replaced atomically.
     progress : callable, optional
-        Called with a short label before each step (the CLI shows it).
+        Called with the label of each step of :data:`STEPS` before it runs.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result = BuildResult(out)
     say = progress or (lambda label: None)
-    say("registry and boundaries")
     reg = registry.load_registry()
-    publish_registry(reg, out, result)
+    for label, step in STEPS:
+        say(label)
+        step(reg, out, result)
     return result

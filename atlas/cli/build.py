@@ -15,8 +15,15 @@ from .. import pipeline
 def build_cmd(out_dir: str) -> None:
     """Run the whole atlas on the embedded default data (no network needed) and
     publish the results into OUT."""
-    with click.progressbar(length=1, label="atlas build", file=click.get_text_stream("stderr")) as bar:
+    err = click.get_text_stream("stderr")
+    with click.progressbar(length=len(pipeline.STEPS), label="atlas build", file=err) as bar:
+        started = False
+
         def step(label: str) -> None:
+            nonlocal started
+            if started:
+                bar.update(1)
+            started = True
             bar.label = f"atlas build: {label}"
             bar.render_progress()
 

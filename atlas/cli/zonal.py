@@ -27,13 +27,18 @@ from .options import region_filters, select_from_options
 @click.option("--threshold", type=float, help="Canopy-cover threshold in percent for cover layers "
               "(Hansen default 30): cells at or above it count as forest.")
 @region_filters
+@click.option("--regions", "regions_file", type=click.Path(exists=True, dir_okay=False),
+              help="Use your own outlines (GeoPackage, GeoJSON, Shapefile…) instead of the pilots.")
+@click.option("--id-column", default="pilot_id", show_default=True, help="Column naming each region of --regions.")
+@click.option("--encoding", help="Text encoding of --regions attributes when the file does not declare it "
+              "(e.g. gbk for Chinese shapefiles without a .cpg).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Output file: .csv, .gpkg or .parquet (GeoParquet with outlines). Default: CSV on stdout.")
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @click.option("--workers", type=int, help="Local threads (default: all cores).")
 @click.option("--scheduler", help="Address of a dask.distributed scheduler to run on (e.g. tcp://host:8786).")
 def zonal_cmd(rasters, product, kind, units, name, band, nodata, threshold, batches, levels, province, year,
-              ids, output, overwrite, workers, scheduler):
+              ids, regions_file, id_column, encoding, output, overwrite, workers, scheduler):
     """Exact per-pilot statistics of RASTERS (one file, or the tiles of a mosaic).
 
     Partial cells count by the share inside each outline, areas are geodesic on the
@@ -47,8 +52,11 @@ def zonal_cmd(rasters, product, kind, units, name, band, nodata, threshold, batc
     """
     readers, spec = open_layer(list(rasters), product=product, kind=kind, units=units, name=name, band=band,
                                nodata=nodata, threshold=threshold)
-    reg = registry.load_registry()
-    regions = select_from_options(boundaries.load_pilot_boundaries(reg), batches, levels, province, year, ids)
+    if regions_file:
+        regions = boundaries.read_regions(regions_file, id_column, encoding=encoding)
+    else:
+        reg = registry.load_registry()
+        regions = select_from_options(boundaries.load_pilot_boundaries(reg), batches, levels, province, year, ids)
     client = None
     if scheduler:
         from distributed import Client
@@ -60,16 +68,18 @@ def zonal_cmd(rasters, product, kind, units, name, band, nodata, threshold, batc
                 bar.length = total
                 bar.update(1)
 
-            table = zonal_stats(regions, readers, spec, workers=workers, client=client, progress=progress)
+            table = zonal_stats(regions, readers, spec, id_column=id_column, workers=workers, client=client,
+                                progress=progress)
     finally:
         if client is not None:
             client.close()
-    table.insert(1, "name_zh", regions["name_zh"].to_numpy())
+    if "name_zh" in regions:
+        table.insert(1, "name_zh", regions["name_zh"].to_numpy())
     if spec.caveat:
         click.echo(f"note: {spec.caveat}", err=True)
     if output:
         if output.lower().endswith((".gpkg", ".parquet", ".geoparquet")):
-            table = regions[["pilot_id", "geometry"]].merge(table, on="pilot_id")
+            table = regions[[id_column, "geometry"]].merge(table, on=id_column)
         write_frame(table, output, overwrite=overwrite)
         click.echo(f"{len(table)} regions written to {output}", err=True)
     else:

@@ -3,6 +3,8 @@
 Recent releases (v8) carry a variable ``emissions`` in tonnes of CO2 per cell per year;
 older releases carry fluxes (``emi_co2``) in kg m⁻² s⁻¹. The adapter reads the units
 attribute of the variable and declares the kind accordingly, never guessing.
+EDGAR files carry no CF grid mapping; the EDGAR documentation defines the grid as
+0.1° × 0.1° on WGS84 longitude/latitude, so EPSG:4326 is set explicitly.
 Source: EDGAR, European Commission JRC (Crippa et al.).
 """
 
@@ -16,6 +18,7 @@ from ..errors import RasterReadError, UnitsError
 from .layer import LayerSpec, RasterSource
 
 VARIABLES = ("emissions", "emi_co2", "emi")
+EDGAR_CRS = "EPSG:4326"
 
 
 def _units_to_spec(units: str, variable: str) -> LayerSpec:
@@ -42,12 +45,17 @@ def open_file(path: str | Path, variable: str | None = None):
     except rasterio.errors.RasterioIOError as exc:
         raise RasterReadError(f"Cannot open EDGAR file {path}: {exc}", "a NetCDF file",
                               "re-download it") from exc
+    if not subsets:  # a file with a single variable opens as that variable
+        reader = RasterSource(path, crs=EDGAR_CRS)
+        with rasterio.open(path) as ds:
+            tags = ds.tags(1)
+        return [reader], _units_to_spec(tags.get("units", ""), tags.get("NETCDF_VARNAME", path.name))
     names = {s.rsplit(":", 1)[-1]: s for s in subsets}
     choice = variable or next((v for v in VARIABLES if v in names), None)
     if choice is None or choice not in names:
         raise UnitsError(f"{path.name} has variables {sorted(names)}", f"one of {VARIABLES}",
                          "name the variable explicitly")
-    reader = RasterSource(names[choice], label=f"{path.name}:{choice}")
+    reader = RasterSource(names[choice], label=f"{path.name}:{choice}", crs=EDGAR_CRS)
     with rasterio.open(names[choice]) as ds:
         units = ds.tags(1).get("units") or ds.tags().get(f"{choice}#units", "")
     return [reader], _units_to_spec(units, choice)

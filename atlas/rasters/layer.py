@@ -154,18 +154,20 @@ class ArraySource(BlockReader):
 class RasterSource(BlockReader):
     """A raster file (GeoTIFF, COG, VRT, NetCDF subdataset…) read through rasterio.
 
-    Each thread gets its own dataset handle; bands listed in ``bands`` are summed
+    ``crs`` overrides the file's CRS: only product adapters use it, for products whose
+    documentation fixes the grid (EDGAR NetCDF files carry no grid mapping). Each thread gets its own dataset handle; bands listed in ``bands`` are summed
     (e.g. twelve monthly bands into one year). The object pickles to its path, so it
     can be shipped to dask workers.
     """
 
-    def __init__(self, path: str | Path, bands: tuple[int, ...] = (1,), label: str | None = None):
+    def __init__(self, path: str | Path, bands: tuple[int, ...] = (1,), label: str | None = None,
+                 crs: CRS | str | int | None = None):
         self.path = str(path)
         self.bands = tuple(bands)
         self.label = label or Path(self.path).name
         self._local = threading.local()
         with self._open() as ds:
-            if ds.crs is None:
+            if ds.crs is None and crs is None:
                 raise GridError(f"{self.label} has no coordinate reference system",
                                 "a raster with a CRS", "assign one, e.g. `gdal_edit.py -a_srs EPSG:4326`")
             missing = [b for b in self.bands if b < 1 or b > ds.count]
@@ -176,7 +178,7 @@ class RasterSource(BlockReader):
             self.dtype = np.dtype(ds.dtypes[self.bands[0] - 1])
             self.nodata = ds.nodata
             self.tags = ds.tags()
-            self.grid = Grid(ds.width, ds.height, ds.transform, CRS.from_user_input(ds.crs), tuple(block))
+            self.grid = Grid(ds.width, ds.height, ds.transform, CRS.from_user_input(crs or ds.crs), tuple(block))
         self.grid.check(self.label)
 
     def _open(self):

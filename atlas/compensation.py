@@ -1,0 +1,103 @@
+"""Carbon-sink compensation ledgers (pure functions, one row per region).
+
+Three schemes, each parameterised (defaults documented in the README):
+
+``pay_for_removals``
+    a region is paid ``price × net sink`` for a positive net sink; a net source is paid
+    nothing (this scheme rewards removals, it does not charge emissions).
+``net_balance_transfers``
+    regions whose emissions exceed their net sink pay ``price × contribution_share ×
+    deficit`` into a pool; the pool is shared among regions in surplus in proportion to
+    their surplus. Transfers sum to zero.
+``baseline_additional``
+    only the sink above a baseline year's sink is paid: ``price × max(sink − baseline, 0)``.
+
+Multi-year totals are discounted to a net present value: a constant annual flow ``F``
+over ``years`` years starting now gives ``Σ_{t=0}^{years-1} F (1 + g)^t / (1 + r)^t`` with
+price growth ``g`` and discount rate ``r`` (the same convention as InVEST's carbon model).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import FactorError
+
+#: China national ETS average secondary-market price in 2024, CNY per t CO2
+#: (ICAP, "China National ETS" factsheet: CNY 95.96).
+DEFAULT_PRICE_CNY_PER_TCO2 = 95.96
+#: Social discount rate for public projects in China (NDRC & MOHURD, 建设项目经济评价方法与参数,
+#: 3rd ed., 2006: 8 %).
+DEFAULT_DISCOUNT_RATE = 0.08
+DEFAULT_YEARS = 10
+
+
+def _check(price: float, rate: float = 0.0, years: int = 1) -> None:
+    if not np.isfinite(price) or price < 0:
+        raise FactorError(f"Carbon price {price} CNY/t CO2", "a price ≥ 0", "pass a non-negative --price")
+    if not np.isfinite(rate) or rate <= -1:
+        raise FactorError(f"Discount rate {rate}", "a rate > -1 (e.g. 0.08 for 8 %)")
+    if int(years) != years or years < 1:
+        raise FactorError(f"{years} years", "a whole number of years ≥ 1")
+
+
+def annuity_factor(years: int, rate: float, price_growth: float = 0.0) -> float:
+    """``Σ_{t=0}^{years-1} ((1 + g) / (1 + r))^t``: present value of 1 per year for ``years`` years."""
+    _check(0.0, rate, years)
+    t = np.arange(int(years))
+    return float(np.sum(((1 + price_growth) / (1 + rate)) ** t))
+
+
+def pay_for_removals(net_sink_tco2_per_yr: pd.Series, price: float = DEFAULT_PRICE_CNY_PER_TCO2,
+                     years: int = DEFAULT_YEARS, rate: float = DEFAULT_DISCOUNT_RATE) -> pd.DataFrame:
+    """Payments for positive net sinks: annual (CNY/yr) and NPV over ``years`` (CNY)."""
+    _check(price, rate, years)
+    paid = net_sink_tco2_per_yr.clip(lower=0.0) * price
+    return pd.DataFrame({"net_sink_tco2_per_yr": net_sink_tco2_per_yr,
+                         "payment_cny_per_yr": paid,
+                         "payment_npv_cny": paid * annuity_factor(years, rate)})
+
+
+def net_balance_transfers(emissions_tco2_per_yr: pd.Series, net_sink_tco2_per_yr: pd.Series,
+                          price: float = DEFAULT_PRICE_CNY_PER_TCO2, contribution_share: float = 1.0,
+                          years: int = DEFAULT_YEARS, rate: float = DEFAULT_DISCOUNT_RATE) -> pd.DataFrame:
+    """Deficit regions pay into a pool shared by surplus regions; transfers sum to zero.
+
+    ``transfer_cny_per_yr`` is positive for a region that receives and negative for one
+    that pays. With no region in surplus nothing is collected (the pool has nobody to go
+    to), and the frame says so in ``note``.
+    """
+    _check(price, rate, years)
+    if not 0 <= contribution_share <= 1:
+        raise FactorError(f"Contribution share {contribution_share}", "a share between 0 and 1")
+    balance = net_sink_tco2_per_yr - emissions_tco2_per_yr.reindex(net_sink_tco2_per_yr.index)
+    if balance.isna().any():
+        raise FactorError(f"No emissions or sink for regions {balance.index[balance.isna()].tolist()[:10]}",
+                          "both figures for every region")
+    deficit = (-balance).clip(lower=0.0)
+    surplus = balance.clip(lower=0.0)
+    paid = deficit * price * contribution_share
+    pool = float(paid.sum())
+    if surplus.sum() > 0:
+        received = pool * surplus / surplus.sum()
+        note = ""
+    else:
+        paid = paid * 0.0
+        received = surplus * 0.0
+        note = "no region in surplus: nothing collected"
+    transfer = received - paid
+    return pd.DataFrame({"balance_tco2_per_yr": balance, "transfer_cny_per_yr": transfer,
+                         "transfer_npv_cny": transfer * annuity_factor(years, rate), "note": note})
+
+
+def baseline_additional(net_sink_tco2_per_yr: pd.Series, baseline_tco2_per_yr: pd.Series,
+                        price: float = DEFAULT_PRICE_CNY_PER_TCO2, years: int = DEFAULT_YEARS,
+                        rate: float = DEFAULT_DISCOUNT_RATE) -> pd.DataFrame:
+    """Payment only for sink above the baseline year's sink."""
+    _check(price, rate, years)
+    base = baseline_tco2_per_yr.reindex(net_sink_tco2_per_yr.index)
+    additional = (net_sink_tco2_per_yr - base).clip(lower=0.0)
+    paid = additional * price
+    return pd.DataFrame({"baseline_tco2_per_yr": base, "additional_tco2_per_yr": additional,
+                         "payment_cny_per_yr": paid, "payment_npv_cny": paid * annuity_factor(years, rate)})

@@ -1,0 +1,134 @@
+"""The `atlas` command through click's CliRunner."""
+
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from affine import Affine
+from click.testing import CliRunner
+
+from atlas.cli import cli
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return invoke
+
+
+def test_regions_batch3_csv_lists_45(run):
+    res = run("regions", "--batch", 3, "--format", "csv")
+    assert res.exit_code == 0
+    table = pd.read_csv(pd.io.common.StringIO(res.output))
+    assert len(table) == 45
+    assert {"pilot_id", "adcode", "outline_area_km2", "land_area_km2"} <= set(table.columns)
+
+
+def test_regions_all_87_with_outlines(run, tmp_path):
+    out = tmp_path / "all.gpkg"
+    res = run("regions", "--format", "gpkg", "-o", out)
+    assert res.exit_code == 0, res.output
+    frame = gpd.read_file(out)
+    assert len(frame) == 87 and frame.geometry.is_valid.all() and not frame.geometry.is_empty.any()
+
+
+def test_regions_geojson_and_province_filter(run):
+    res = run("regions", "--province", "广东", "--format", "geojson")
+    data = json.loads(res.output)
+    names = {f["properties"]["name_zh"] for f in data["features"]}
+    assert {"广东省", "深圳市", "广州市", "中山市"} <= names
+
+
+def test_existing_output_needs_overwrite(run, tmp_path):
+    out = tmp_path / "b1.csv"
+    out.write_text("keep me", encoding="utf-8")
+    res = CliRunner().invoke(cli, ["regions", "--batch", "1", "--format", "csv", "-o", str(out)])
+    assert res.exit_code == 2 and "already exists" in res.output and "--overwrite" in res.output
+    assert out.read_text(encoding="utf-8") == "keep me"
+    assert run("regions", "--batch", 1, "--format", "csv", "-o", out, "--overwrite").exit_code == 0
+    assert len(pd.read_csv(out)) == 13
+
+
+def test_unknown_batch_is_a_usage_error():
+    res = CliRunner().invoke(cli, ["regions", "--batch", "4"])
+    assert res.exit_code == 2 and "4" in res.output
+
+
+def test_gpkg_to_stdout_refused():
+    res = CliRunner().invoke(cli, ["regions", "--format", "gpkg"])
+    assert res.exit_code == 2 and "-o FILE.gpkg" in res.output
+
+
+def south_china(tif, name, values, **kw):
+    """A raster over 20-30°N, 110-120°E (Shenzhen, Xiamen, Nanchang… lie inside)."""
+    n = values.shape[-1]
+    return tif(name, values, Affine(10 / n, 0, 110, 0, -10 / n, 30), **kw)
+
+
+@pytest.mark.parametrize("name, dtype, extra, column", [
+    ("Hansen_GFC-2023-v1.11_treecover2000_30N_110E.tif", np.uint8, [], "treecover2000_ge30pct_ha"),
+    ("Hansen_GFC-2023-v1.11_lossyear_30N_110E.tif", np.uint8, [], "forest_loss_ha"),
+    ("MCD12C1.A2019001.006.tif", np.uint8, [], "forest_ha"),
+    ("odiac2022_1km_excl_intl_2101.tif", np.float32, [], "emissions_tco2_per_yr"),
+    ("generic.tif", np.float32, ["--kind", "flux_density", "--units", "kg CO2 m-2 s-1"], "value_tco2_per_yr"),
+])
+def test_zonal_on_product_fixtures(run, tif, tmp_path, name, dtype, extra, column):
+    rng = np.random.default_rng(0)
+    values = rng.integers(1, 6, (40, 40)).astype(dtype)
+    if "treecover" in name:
+        values = values * 20  # 20-100 % canopy: most cells pass the 30 % threshold
+    path = south_china(tif, name, values)
+    out = tmp_path / "out.csv"
+    res = run("zonal", path, "--id", "P1-08", "--id", "P1-09", "--id", "P1-11", *extra, "-o", out, "--workers", 1)
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(out)
+    assert list(table["pilot_id"]) == ["P1-08", "P1-09", "P1-11"]
+    assert (table[column] > 0).all() and (table["status"] == "ok").all()
+
+
+def test_zonal_worldcover_fixture(run, tif, tmp_path):
+    # A 3° tile named by its lower-left corner N21E113 covers 21-24°N, 113-116°E (Shenzhen).
+    codes = np.full((30, 30), 10, np.uint8)
+    path = tif("ESA_WorldCover_10m_2021_v200_N21E113_Map.tif", codes, Affine(0.1, 0, 113, 0, -0.1, 24))
+    out = tmp_path / "wc.parquet"
+    res = run("zonal", path, "--id", "P1-08", "-o", out)
+    assert res.exit_code == 0, res.output
+    table = gpd.read_parquet(out)
+    # All tree cover: forest ≈ Shenzhen's land inside the tile, and at most the outline.
+    assert 0 < table.loc[0, "forest_ha"] <= table.loc[0, "region_area_ha"] * (1 + 1e-9)
+
+
+def test_zonal_generic_without_kind_fails_cleanly(tif):
+    path = south_china(tif, "mystery.tif", np.ones((4, 4), np.float32))
+    res = CliRunner().invoke(cli, ["zonal", str(path), "--id", "P1-08"])
+    assert res.exit_code == 2 and "--kind and --units" in res.output
+
+
+def test_zonal_own_regions_in_gbk_shapefile(run, tif, tmp_path):
+    path = south_china(tif, "pop.tif", np.full((10, 10), 2.0, np.float32))
+    shp = tmp_path / "mine.shp"
+    gpd.GeoDataFrame({"code": ["a"], "name": ["深圳市"]}, geometry=[shapely.box(113, 22, 115, 23)],
+                     crs=4326).to_file(shp, encoding="gbk")
+    (tmp_path / "mine.cpg").unlink()
+    res = run("zonal", path, "--kind", "amount", "--units", "persons/cell", "--regions", shp, "--id-column", "code",
+              "--encoding", "gbk")
+    assert res.exit_code == 0, res.output
+    # 2 persons in each 1° cell; the box covers 2 whole cells.
+    assert "a," in res.output and ",4.0," in res.output
+
+
+def test_build_publishes_registry_and_forest(run, tmp_path):
+    res = run("build", "--out", tmp_path / "site")
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.output[res.output.index("{"):res.output.rindex("}") + 1])
+    assert summary["pilots_per_batch"] == {"1": 13, "2": 29, "3": 45}
+    forest = pd.read_csv(tmp_path / "site" / "data" / "forest_modis2019_pilots.csv")
+    assert len(forest) == 87 and (forest["status"] == "ok").sum() >= 80
+    # MODIS majority-class forest over the mainland: about 0.96 million km² (geodata/README.md).
+    assert 850_000 < summary["forest_mainland_km2_modis2019"] < 1_050_000
