@@ -24,7 +24,7 @@ are returned unchanged by both directions. The box is a rectangle, so it also co
 neighbouring countries (Mongolia, the Koreas, part of Japan and South-East Asia); it
 is meant for data that is known to be GCJ-02, not for deciding which data is.
 
-Non-finite input (NaN, ±inf) raises :class:`ValueError`.
+Non-finite input (NaN, ±inf) raises :class:`~atlas.errors.DatumError` (a ``ValueError``).
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ from typing import Any, Callable
 import numpy as np
 import numpy.typing as npt
 import shapely
+
+from .errors import DatumError
 
 log = logging.getLogger(__name__)
 
@@ -71,22 +73,21 @@ def _as_finite_arrays(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArra
 
     Raises
     ------
-    ValueError
+    DatumError
         If the inputs do not broadcast or contain NaN or infinity.
     """
     try:
         lon_a, lat_a = np.broadcast_arrays(np.asarray(lon, dtype=np.float64),
                                            np.asarray(lat, dtype=np.float64))
     except ValueError as exc:
-        raise ValueError(f"lon and lat do not broadcast together: {exc}") from exc
+        raise DatumError(f"lon and lat do not broadcast together ({exc})",
+                         "arrays of the same or broadcastable shapes") from exc
     for name, arr in (("lon", lon_a), ("lat", lat_a)):
         bad = ~np.isfinite(arr)
         if bad.any():
             first = float(arr[bad].flat[0])
-            raise ValueError(
-                f"{name} has {int(bad.sum())} non-finite value(s) (first: {first}); "
-                "expected finite degrees; drop or fill missing coordinates before converting"
-            )
+            raise DatumError(f"{name} has {int(bad.sum())} non-finite value(s) (first: {first})",
+                             "finite degrees", "drop or fill missing coordinates before converting")
     return lon_a.copy(), lat_a.copy()
 
 
@@ -168,7 +169,7 @@ def wgs84_to_gcj02(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, 
 
     Raises
     ------
-    ValueError
+    DatumError
         If any coordinate is NaN or infinite.
     """
     lon_a, lat_a = _as_finite_arrays(lon, lat)
@@ -197,7 +198,7 @@ def gcj02_to_wgs84(lon: npt.ArrayLike, lat: npt.ArrayLike) -> tuple[FloatArray, 
 
     Raises
     ------
-    ValueError
+    DatumError
         If any coordinate is NaN or infinite.
     """
     g_lon, g_lat = _as_finite_arrays(lon, lat)
@@ -277,7 +278,7 @@ def gcj02_to_wgs84_geometry(geoms: Any) -> Any:
 
     Raises
     ------
-    ValueError
+    DatumError
         If any coordinate is NaN or infinite.
     """
     return _transform_geometries(geoms, gcj02_to_wgs84)
@@ -297,7 +298,7 @@ def wgs84_to_gcj02_geometry(geoms: Any) -> Any:
 
     Raises
     ------
-    ValueError
+    DatumError
         If any coordinate is NaN or infinite.
     """
     return _transform_geometries(geoms, wgs84_to_gcj02)

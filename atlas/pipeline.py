@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import boundaries, compensation, factors, registry, sinks, targets
+from .errors import FactorError
 from .export import write_frame
 from .paths import geodata_dir
 from .rasters import modis
@@ -75,16 +76,22 @@ def forest_table(regions: gpd.GeoDataFrame, id_column: str, workers: int | None 
     return table
 
 
-def publish_forest(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
+def forest_tables(reg: registry.Registry, workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Forest area per pilot and per province from the embedded MODIS layer."""
-    data = out_dir / "data"
     pilots = boundaries.load_pilot_boundaries(reg)
-    per_pilot = forest_table(pilots, "pilot_id")
+    per_pilot = forest_table(pilots, "pilot_id", workers)
     per_pilot.insert(1, "name_zh", pilots["name_zh"].to_numpy())
-    result.files.append(write_frame(per_pilot, data / "forest_modis2019_pilots.csv", overwrite=True))
     provinces = boundaries.load_provinces()
-    per_province = forest_table(provinces, "adcode")
+    per_province = forest_table(provinces, "adcode", workers)
     per_province.insert(1, "name_zh", provinces["name_zh"].to_numpy())
+    return per_pilot, per_province
+
+
+def publish_forest(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
+    """Write forest area per pilot and per province; keep the tables for later steps."""
+    data = out_dir / "data"
+    per_pilot, per_province = forest_tables(reg)
+    result.files.append(write_frame(per_pilot, data / "forest_modis2019_pilots.csv", overwrite=True))
     result.files.append(write_frame(per_province, data / "forest_modis2019_provinces.csv", overwrite=True))
     mainland = per_province[~per_province["adcode"].astype(int).isin(NOT_MAINLAND)]
     result.summary["forest_mainland_km2_modis2019"] = round(float(mainland["forest_ha"].sum()) / 100.0)
@@ -110,6 +117,39 @@ def reported_emissions(reg: registry.Registry) -> pd.Series:
     return (stats["co2_per_capita_t"] * stats["population_10k"] * 1e4).dropna()
 
 
+def forest_areas_by_type(table: pd.DataFrame, spec, id_column: str) -> pd.DataFrame:
+    """Forest area (ha) per factor-table forest type from a zonal table of any forest layer.
+
+    IGBP class tables give one column per IGBP forest type; Hansen cover (area at or
+    above the threshold) and WorldCover tree cover give ``tree_cover``.
+    """
+    if spec.name == "igbp":
+        return sinks.forest_by_type_from_igbp(table, id_column).set_index(id_column)
+    if spec.kind.value == "fraction" and spec.threshold is not None:
+        col = f"{spec.name}_ge{spec.threshold:g}{spec.unit.slug}_ha"
+    elif "forest_ha" in table.columns:
+        col = "forest_ha"
+    else:
+        raise FactorError(f"Layer {spec.name!r} gives no forest area",
+                                  "a land-cover layer with a forest group or a cover layer with a threshold",
+                                  "use MODIS, Hansen treecover2000 or WorldCover")
+    return pd.DataFrame({"tree_cover": table[col].fillna(0.0).to_numpy()}, index=table[id_column])
+
+
+def sink_table(areas: pd.DataFrame, domains: pd.Series, factor_table: pd.DataFrame,
+               emissions: pd.Series | None = None, land_ha: pd.Series | None = None,
+               loss_ha_per_yr: pd.Series | None = None, **kw) -> pd.DataFrame:
+    """Sinks per region with per-ha figures and the offset ratio against ``emissions``."""
+    table = sinks.estimate_sinks(areas, domains, factor_table, loss_ha=loss_ha_per_yr, **kw)
+    if land_ha is not None:
+        table["land_area_ha"] = land_ha.reindex(table.index)
+        table["net_sink_tco2_per_ha_land_yr_central"] = table["net_sink_tco2_per_yr_central"] / table["land_area_ha"]
+    if emissions is not None:
+        table["emissions_tco2_per_yr"] = emissions.reindex(table.index)
+        table["offset_ratio_central"] = table["net_sink_tco2_per_yr_central"] / table["emissions_tco2_per_yr"]
+    return table
+
+
 def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
     """Tier 1 sinks per pilot and for the mainland, offset ratios, compensation ledgers, targets."""
     data = out_dir / "data"
@@ -117,16 +157,11 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     forest = result.tables["forest_pilots"]
     areas = sinks.forest_by_type_from_igbp(forest, "pilot_id").set_index("pilot_id")
     domains = factors.read_climate_domains().set_index("pilot_id")["climate_domain"]
-    per_pilot = sinks.estimate_sinks(areas, domains, lib)
-    emissions = reported_emissions(reg)
-    per_pilot.insert(0, "name_zh", forest.set_index("pilot_id")["name_zh"])
-    per_pilot["land_area_ha"] = forest.set_index("pilot_id")["land_area_ha"]
-    per_pilot["net_sink_tco2_per_ha_land_yr_central"] = per_pilot["net_sink_tco2_per_yr_central"] / \
-        per_pilot["land_area_ha"]
-    per_pilot["emissions_tco2_per_yr"] = emissions.reindex(per_pilot.index)
+    by_id = forest.set_index("pilot_id")
+    per_pilot = sink_table(areas, domains, lib, emissions=reported_emissions(reg), land_ha=by_id["land_area_ha"])
+    per_pilot.insert(0, "name_zh", by_id["name_zh"])
     per_pilot["emissions_source"] = np.where(per_pilot["emissions_tco2_per_yr"].notna(),
                                              "reported 2010 (seed Tables 1-2: per-capita × population)", "")
-    per_pilot["offset_ratio_central"] = per_pilot["net_sink_tco2_per_yr_central"] / per_pilot["emissions_tco2_per_yr"]
     per_pilot["forest_source"] = "MODIS MCD12C1 2019 (majority class; undercounts sparse forest)"
     result.files.append(write_frame(per_pilot.reset_index(), data / "sinks_pilots.csv", overwrite=True))
 

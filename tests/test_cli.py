@@ -132,3 +132,23 @@ def test_build_publishes_registry_and_forest(run, tmp_path):
     assert len(forest) == 87 and (forest["status"] == "ok").sum() >= 80
     # MODIS majority-class forest over the mainland: about 0.96 million km² (geodata/README.md).
     assert 850_000 < summary["forest_mainland_km2_modis2019"] < 1_050_000
+
+
+def test_sinks_compensate_targets(run, tmp_path):
+    sinks = tmp_path / "sinks.csv"
+    res = run("sinks", "--id", "P1-05", "--id", "P1-08", "--id", "P2-09", "--draws", 500, "-o", sinks)
+    assert res.exit_code == 0, res.output
+    table = pd.read_csv(sinks).set_index("pilot_id")
+    assert (table["net_sink_tco2_per_yr_low"] <= table["net_sink_tco2_per_yr_central"]).all()
+    assert table.loc["P2-09", "climate_domain"] == "boreal"  # 大兴安岭地区
+    ledger = tmp_path / "ledger.csv"
+    res = run("compensate", sinks, "--scheme", "balance", "--price", 50, "-o", ledger)
+    assert res.exit_code == 0, res.output
+    assert abs(pd.read_csv(ledger)["transfer_cny_per_yr"].sum()) < 1e-3
+    res = CliRunner().invoke(cli, ["compensate", str(sinks), "--price", "-5"])
+    assert res.exit_code == 2 and "price" in res.output
+    res = run("targets", "-o", tmp_path / "t.csv")
+    assert res.exit_code == 0
+    tracked = pd.read_csv(tmp_path / "t.csv")
+    assert set(tracked["status"]) <= {"met", "not met", "not measurable", "baseline (not a target)"}
+    assert tracked.loc[tracked["indicator"] == "forest_coverage", "measured_value"].notna().all()

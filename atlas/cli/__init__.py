@@ -14,6 +14,9 @@ import click
 from ..errors import AtlasError
 from .build import build_cmd
 from .regions import regions_cmd
+from .compensate import compensate_cmd
+from .sinks import sinks_cmd
+from .targets import targets_cmd
 from .zonal import zonal_cmd
 
 
@@ -45,6 +48,9 @@ def cli(verbose: int, quiet: bool) -> None:
 cli.add_command(build_cmd)
 cli.add_command(regions_cmd)
 cli.add_command(zonal_cmd)
+cli.add_command(sinks_cmd)
+cli.add_command(compensate_cmd)
+cli.add_command(targets_cmd)
 
 
 def main() -> None:

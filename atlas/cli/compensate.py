@@ -1,0 +1,61 @@
+"""``atlas compensate``: compensation ledgers from a sinks table."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import pandas as pd
+
+from .. import compensation as comp
+from ..errors import ConfigError
+from ..export import write_frame
+
+
+@click.command("compensate")
+@click.argument("sinks_csv", type=click.Path(exists=True, dir_okay=False))
+@click.option("--scheme", type=click.Choice(["removals", "balance", "baseline"]), default="removals",
+              show_default=True, help="removals: pay for net sinks; balance: deficit regions pay surplus "
+              "regions; baseline: pay only sink above a baseline.")
+@click.option("--price", type=float, default=comp.DEFAULT_PRICE_CNY_PER_TCO2, show_default=True,
+              help="CNY per t CO2 (default: China national ETS 2024 average, ICAP).")
+@click.option("--rate", type=float, default=comp.DEFAULT_DISCOUNT_RATE, show_default=True,
+              help="Discount rate for the NPV (0.08 = 8 %).")
+@click.option("--years", type=int, default=comp.DEFAULT_YEARS, show_default=True, help="Years of payments.")
+@click.option("--contribution-share", type=float, default=1.0, show_default=True,
+              help="balance: share of each deficit tonne charged.")
+@click.option("--baseline", "baseline_csv", type=click.Path(exists=True, dir_okay=False),
+              help="baseline: a sinks table of the baseline year.")
+@click.option("--estimate", type=click.Choice(["low", "central", "high"]), default="central", show_default=True,
+              help="Which sink estimate to pay for.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help=".csv or .gpkg (default: stdout CSV).")
+@click.option("--overwrite", is_flag=True)
+def compensate_cmd(sinks_csv, scheme, price, rate, years, contribution_share, baseline_csv, estimate, output,
+                   overwrite):
+    """Compensation ledger per region from SINKS_CSV (the output of `atlas sinks`)."""
+    table = pd.read_csv(sinks_csv, encoding="utf-8").set_index("pilot_id")
+    column = f"net_sink_tco2_per_yr_{estimate}"
+    if column not in table:
+        raise ConfigError(f"{sinks_csv} has no column {column}", "a table written by `atlas sinks`")
+    sink = table[column]
+    if scheme == "removals":
+        ledger = comp.pay_for_removals(sink, price, years, rate)
+    elif scheme == "balance":
+        emissions = table.get("emissions_tco2_per_yr")
+        if emissions is None:
+            raise ConfigError(f"{sinks_csv} has no emissions column", "emissions_tco2_per_yr")
+        known = emissions.notna()
+        ledger = comp.net_balance_transfers(emissions[known], sink[known], price, contribution_share, years, rate)
+    else:
+        if not baseline_csv:
+            raise ConfigError("The baseline scheme needs --baseline", "a sinks table of the baseline year")
+        base = pd.read_csv(baseline_csv, encoding="utf-8").set_index("pilot_id")[column]
+        ledger = comp.baseline_additional(sink, base, price, years, rate)
+    ledger.insert(0, "name_zh", table["name_zh"].reindex(ledger.index))
+    ledger = ledger.reset_index()
+    total = ledger.filter(like="_cny_per_yr").sum().to_dict()
+    click.echo(f"scheme {scheme}: price {price} CNY/t CO2, {years} years at {rate:.1%}; totals {total}", err=True)
+    if output:
+        write_frame(ledger, output, overwrite=overwrite)
+    else:
+        ledger.to_csv(sys.stdout, index=False, lineterminator="\n")
