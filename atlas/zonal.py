@@ -79,7 +79,15 @@ def geodesic_areas_m2(geoms: gpd.GeoSeries, max_segment_deg: float = 0.01) -> np
     """
     wgs84 = geoms.to_crs(4326) if not geoms.crs.equals(CRS.from_epsg(4326)) else geoms
     dense = shapely.segmentize(np.asarray(wgs84.values, dtype=object), max_segment_deg)
-    return np.array([abs(_GEOD.geometry_area_perimeter(g)[0]) for g in dense])
+    areas = np.zeros(len(dense))
+    for i, geom in enumerate(dense):
+        for poly in shapely.get_parts(geom):
+            rings = [poly.exterior, *poly.interiors]
+            for k, ring in enumerate(rings):
+                xy = shapely.get_coordinates(ring)
+                area = abs(_GEOD.polygon_area_perimeter(xy[:, 0], xy[:, 1])[0])
+                areas[i] += area if k == 0 else -area
+    return areas
 
 
 def check_regions(regions: gpd.GeoSeries, ids: Sequence[str]) -> None:
@@ -101,12 +109,19 @@ def check_regions(regions: gpd.GeoSeries, ids: Sequence[str]) -> None:
 
 
 def _polygonal(geom: shapely.Geometry) -> shapely.Geometry:
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
-    return shapely.union_all(parts) if parts else shapely.Polygon()
+    """Keep the polygons of a clip result (which may add stray lines or points on the edge)."""
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        return geom
+    parts = [p for part in shapely.get_parts(geom) if part.geom_type in ("Polygon", "MultiPolygon")
+             for p in shapely.get_parts(part)]
+    return shapely.multipolygons(parts) if parts else shapely.Polygon()
 
 
-def prepare_tile(reader: BlockReader, regions: gpd.GeoSeries) -> PreparedTile:
-    """Transform outlines to the tile's CRS and grid, clip them, and split their edges."""
+def prepare_tile(reader: BlockReader, regions: gpd.GeoSeries, mapper=map) -> PreparedTile:
+    """Transform outlines to the tile's CRS and grid, clip them, and split their edges.
+
+    ``mapper`` maps the per-region work (``map``, or a thread pool's ``map``).
+    """
     grid = reader.grid
     grid.check(reader.label)
     if not regions.crs.equals(grid.crs):
@@ -114,10 +129,12 @@ def prepare_tile(reader: BlockReader, regions: gpd.GeoSeries) -> PreparedTile:
                  regions.crs.to_string(), grid.crs.to_string())
         regions = regions.to_crs(grid.crs)
     block_shape = processing_block_shape(grid)
-    pieces = []
-    for geom in regions:
+
+    def split(geom: shapely.Geometry) -> EdgePieces | None:
         g = shapely.clip_by_rect(to_grid(geom, grid.transform), 0, 0, grid.width, grid.height)
-        pieces.append(edge_pieces(_polygonal(g), (grid.height, grid.width), block_shape))
+        return edge_pieces(_polygonal(g), (grid.height, grid.width), block_shape)
+
+    pieces = list(mapper(split, regions))
     equal_area, cell_area = True, None
     if grid.crs.is_projected:
         rows = np.linspace(0, grid.height, 5)
@@ -254,19 +271,31 @@ def _accumulate_block(acc: Accumulator, covers, values, valid, area, spec: Layer
             acc.thr[k] += th
             _add_hist(acc, k, hist)
             continue
-        cv = cov if valid is None else cov * valid
-        weight = cv * area  # m² of each cell inside the region with valid data
-        covered = cov.sum(axis=1, keepdims=True) * area if column_area else cov * area
-        acc.area[k] += float(covered.sum())
-        acc.valid[k] += float(weight.sum())
-        if kind is QuantityKind.CLASSES:
-            _add_hist(acc, k, _class_hist(values, valid, weight))
+        cv = cov if valid is None else cov * valid  # share of each cell inside, with valid data
+        if kind is QuantityKind.CLASSES or not column_area:
+            weight = cv * area  # m² of each cell inside the region with valid data
+            acc.area[k] += float((cov * area).sum())
+            acc.valid[k] += float(weight.sum())
+            if kind is QuantityKind.CLASSES:
+                _add_hist(acc, k, _class_hist(values, valid, weight))
+                continue
+            acc.wsum[k] += float((weight * values).sum())
+            if kind is QuantityKind.AMOUNT:
+                acc.csum[k] += float((cv * values).sum())
+            if spec.threshold is not None:
+                acc.thr[k] += float(weight[values >= spec.threshold].sum())
             continue
-        acc.wsum[k] += float((weight * values).sum())
+        # Cell areas vary by row only: sum each row first, then weight the row sums.
+        a = area[:, 0]
+        covered = float(cov.sum(axis=1) @ a)
+        acc.area[k] += covered
+        acc.valid[k] += float(cv.sum(axis=1) @ a) if valid is not None else covered
+        row_sums = (cv * values).sum(axis=1)
+        acc.wsum[k] += float(row_sums @ a)
         if kind is QuantityKind.AMOUNT:
-            acc.csum[k] += float((cv * values).sum())
+            acc.csum[k] += float(row_sums.sum())
         if spec.threshold is not None:
-            acc.thr[k] += float(weight[values >= spec.threshold].sum())
+            acc.thr[k] += float((cv * (values >= spec.threshold)).sum(axis=1) @ a)
 
 
 def _full_block_sums(values, valid, area, spec, kind):
@@ -318,8 +347,8 @@ def _add_hist(acc: Accumulator, k: int, hist: dict[int, float] | None) -> None:
 
 # --------------------------------------------------------------------------- execution
 def execute(tasks: Sequence[Task], tiles: Sequence[PreparedTile], spec: LayerSpec, n_regions: int,
-            workers: int | None = None, client=None, progress: Progress | None = None) -> Accumulator:
-    """Run tasks serially, on local threads, or on a dask.distributed ``client``.
+            pool: ThreadPoolExecutor | None = None, client=None, progress: Progress | None = None) -> Accumulator:
+    """Run tasks serially, on a local thread ``pool``, or on a dask.distributed ``client``.
 
     Partial results are always added in task order, so every mode gives identical sums.
     """
@@ -339,16 +368,10 @@ def execute(tasks: Sequence[Task], tiles: Sequence[PreparedTile], spec: LayerSpe
             total.add(fut.result())
             tick()
         return total
-    workers = workers if workers is not None else (os.cpu_count() or 1)
-    if workers <= 1 or len(tasks) <= 1:
-        for task in tasks:
-            total.add(run_task(task, tiles, spec, n_regions))
-            tick()
-        return total
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zonal") as pool:
-        for part in pool.map(lambda t: run_task(t, tiles, spec, n_regions), tasks):
-            total.add(part)
-            tick()
+    mapper = pool.map if pool is not None else map
+    for part in mapper(lambda t: run_task(t, tiles, spec, n_regions), tasks):  # results in task order
+        total.add(part)
+        tick()
     return total
 
 
@@ -459,8 +482,18 @@ def zonal_stats(
     readers = [readers] if isinstance(readers, BlockReader) else list(readers)
     if not readers:
         raise GridError("No raster given", "at least one raster or tile")
-    tiles = [prepare_tile(r, geoms) for r in readers]
-    tasks = plan_tasks(tiles)
-    log.info("%s: %d regions, %d tile(s), %d tasks", spec.name, len(ids), len(tiles), len(tasks))
-    acc = execute(tasks, tiles, spec, len(ids), workers=workers, client=client, progress=progress)
-    return result_frame(acc, ids, id_column, geodesic_areas_m2(geoms), spec)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zonal") if workers > 1 else None
+    try:
+        areas = pool.submit(geodesic_areas_m2, geoms) if pool is not None else None
+        mapper = pool.map if pool is not None else map
+        tiles = [prepare_tile(r, geoms, mapper) for r in readers]
+        tasks = plan_tasks(tiles)
+        log.info("%s: %d regions, %d tile(s), %d tasks", spec.name, len(ids), len(tiles), len(tasks))
+        acc = execute(tasks, tiles, spec, len(ids), pool=pool if client is None else None, client=client,
+                      progress=progress)
+        region_area = areas.result() if areas is not None else geodesic_areas_m2(geoms)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return result_frame(acc, ids, id_column, region_area, spec)
