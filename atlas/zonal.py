@@ -152,8 +152,8 @@ def prepare_tile(reader: BlockReader, regions: gpd.GeoSeries, mapper=map) -> Pre
     return PreparedTile(reader, grid, block_shape, pieces, equal_area, cell_area)
 
 
-def plan_tasks(tiles: Sequence[PreparedTile], rows_per_task: int = 1) -> list[Task]:
-    """Split the block rows that any region touches into tasks, in a fixed order."""
+def plan_tasks(tiles: Sequence[PreparedTile]) -> list[Task]:
+    """One task per block row that any region touches, tile by tile, in a fixed order."""
     tasks = []
     for t, tile in enumerate(tiles):
         bh = tile.block_shape[0]
@@ -161,11 +161,7 @@ def plan_tasks(tiles: Sequence[PreparedTile], rows_per_task: int = 1) -> list[Ta
         for p in tile.pieces:
             if p is not None:
                 touched.update(range(p.bounds[0] // bh, -(-p.bounds[2] // bh)))
-        rows = sorted(touched)
-        for i in range(0, len(rows), rows_per_task):
-            chunk = rows[i:i + rows_per_task]
-            for r in chunk:
-                tasks.append(Task(t, (r, r + 1)))
+        tasks.extend(Task(t, (r, r + 1)) for r in sorted(touched))
     return tasks
 
 

@@ -94,6 +94,9 @@ TARGET_REL = 1e-6
 TARGET_DECODE_RATIO = 1.5
 TARGET_RSS_MB = 1024.0
 
+#: The engine's source files: hashed into a fingerprint so a results table names the code it timed.
+ENGINE_FILES = ("zonal.py", "coverage.py", "cellarea.py", "rasters/layer.py")
+
 # WGS84
 _A = 6378137.0
 _F = 1.0 / 298.257223563
@@ -112,6 +115,20 @@ def rss_mb() -> float:
 def peak_rss_self_mb() -> float:
     """Peak RSS of this process so far in MiB (Linux ru_maxrss is in KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def engine_fingerprint() -> str:
+    """Short SHA-256 over the engine's source files, plus their latest modification time."""
+    import importlib.util
+
+    root = Path(importlib.util.find_spec("atlas").origin).parent
+    digest = hashlib.sha256()
+    latest = 0.0
+    for name in ENGINE_FILES:
+        path = root / name
+        digest.update(path.read_bytes())
+        latest = max(latest, path.stat().st_mtime)
+    return f"{digest.hexdigest()[:12]} (newest file {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(latest))} UTC)"
 
 
 def raster_spec(args) -> dict:
@@ -391,7 +408,7 @@ def child(args) -> int:
     if args.gdal_cachemax is not None:
         os.environ["GDAL_CACHEMAX"] = str(args.gdal_cachemax)
     spec = raster_spec(args)
-    tif, meta_path = raster_paths(Path(args.workdir), spec)
+    tif, _ = raster_paths(Path(args.workdir), spec)
     if not tif.is_file():
         print(f"{tif} missing: run without --only first", file=sys.stderr)
         return 2
@@ -404,6 +421,7 @@ def child(args) -> int:
         import exactextract  # noqa: F401
     elif args.only == "rasterstats":
         import rasterstats  # noqa: F401
+    engine = engine_fingerprint()
     base = rss_mb()
     load_before = os.getloadavg()[0]
     runners = {
@@ -429,7 +447,7 @@ def child(args) -> int:
     else:
         result = runners[args.only]()
     result.update(phase=args.only, base_rss_mb=base, peak_rss_self_mb=peak_rss_self_mb(),
-                  n_regions=len(regions), load_before=load_before, load_after=os.getloadavg()[0])
+                  n_regions=len(regions), engine=engine, load_before=load_before, load_after=os.getloadavg()[0])
     if args.result_json:
         Path(args.result_json).write_text(json.dumps(result))
     else:
@@ -471,6 +489,7 @@ def aggregate(runs: list[dict]) -> dict:
     agg["base_rss_mb"] = min(r["base_rss_mb"] for r in runs)
     agg["cpu_s"] = min(r["cpu_s"] for r in runs)
     agg["load_before"] = max(r["load_before"] for r in runs)
+    agg["engines"] = sorted({r["engine"] for r in runs})
     return agg
 
 
@@ -527,6 +546,8 @@ def orchestrate(args) -> int:
              if args.hansen_tile else ""))
     print(f"cell areas: WGS84 ellipsoid, {rows.min():.2f}..{rows.max():.2f} m²/cell; "
           f"vs pyproj.Geod max rel diff {geod_check:.1e}")
+    engine = engine_fingerprint()
+    print(f"engine : atlas/{{{','.join(ENGINE_FILES)}}} sha256 {engine}")
     print(f"repeat : {args.repeat} fresh subprocess(es) per contender; time = min, RSS = max")
     print("=" * 100, flush=True)
 
@@ -541,9 +562,13 @@ def orchestrate(args) -> int:
                   f"{runs[-1]['load_after']:.1f}", flush=True)
         results[phase] = aggregate(runs)
 
+    changed = sorted({e for r in results.values() for e in r["engines"]} - {engine})
+    if changed:
+        print(f"\nWARNING: the engine's source changed during the run ({engine} -> {', '.join(changed)}); "
+              "the phases did not all time the same code", flush=True)
     report(args, spec, meta, regions, results)
     out = workdir / f"results{'-hansen' if args.hansen_tile else ''}.json"
-    out.write_text(json.dumps(dict(spec=spec, meta=meta, results=results, repeat=args.repeat,
+    out.write_text(json.dumps(dict(spec=spec, meta=meta, results=results, repeat=args.repeat, engine=engine,
                                    regions=args.regions, n_vertices=n_vertices), indent=1))
     print(f"\nfull results: {out}")
     return 0
@@ -589,7 +614,7 @@ def report(args, spec, meta, regions, results) -> None:
     loads = [r.get("load_before", 0.0) for r in results.values()]
     print(f"1-min load average before the phases: {min(loads):.1f}..{max(loads):.1f} on {os.cpu_count()} cores"
           + ("  (other processes were competing for the CPU: wall times are inflated, compare cpu s)"
-             if max(loads) > 1.5 else ""))
+             if max(loads) > (os.cpu_count() or 1) else ""))
     if args.repeat > 1:
         print("all wall times: " + "; ".join(f"{p}: " + ", ".join(f"{w:.2f}" for w in r["walls"])
                                              for p, r in results.items()))
