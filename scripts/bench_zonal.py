@@ -5,43 +5,49 @@ What it measures
 ----------------
 1. **Build** (once, cached under ``--workdir``, default ``/tmp/atlas-bench``, never in the
    repository): a deterministic 25200 × 14800 = 372.96 M-cell ``uint8`` GeoTIFF over China,
-   EPSG:4326, 0.0025° cells, origin (73.0°E, 54.0°N), tiled **512 × 512**, DEFLATE
-   (GDAL defaults: zlevel 6, no predictor), no nodata value. Content: a smooth pattern
-   (separable sines with periods of about 9°, 1.3° and 0.2°, -5..105) plus seeded uniform
-   integer noise in [-6, 6], clipped to 0..100; every block is generated from its own seed, so the file is identical whatever the
-   order, and it is written one block row at a time (memory stays small). Its size and a
-   SHA-256 of the cell values are recorded in ``<name>.json`` next to it.
-2. **decode**: read every block of the file once (rasterio, ``block_windows``); the floor
-   any block-streaming engine can reach on one core.
+   EPSG:4326, 0.0025° cells, origin (73.0°E, 54.0°N), tiled **512 × 512** (``--block 256``
+   for 256), DEFLATE (GDAL defaults: zlevel 6, no predictor), no nodata value. Content: a
+   smooth pattern (separable sines with periods of about 9°, 1.3° and 0.2°) plus seeded
+   uniform integer noise in [-6, 6], clipped to 0..100. Every block is generated from its
+   own seed, so the file does not depend on the order of writing; it is written one block
+   row at a time (memory stays small). Its size and a SHA-256 of the cell values are
+   recorded in ``<name>.json`` next to it.
+2. **decode**: read every block of the file once (rasterio, ``block_windows``, one thread);
+   the floor for any engine that streams blocks on one core.
 3. **ours-serial / ours-parallel**: ``zonal_stats`` on the 34 provinces with a
    ``flux_density`` layer in t CO2/ha/yr (``value_tco2_per_yr`` = Σ coverage · value ·
    geodesic cell area m² / 1e4), ``workers=1`` and ``workers=None`` (all cores).
 4. **exactextract** (0.3, the reference): op ``weighted_sum`` (Σ coverage · value · weight)
-   with a *weights raster that holds each cell's WGS84-ellipsoidal area in m²*, generated on
+   with a *weights raster that holds each cell's WGS84-ellipsoid area in m²*, produced on
    the fly by a small Python ``RasterSource`` (same grid as the values, one area per row,
-   computed here independently of ``atlas.cellarea`` and cross-checked against
-   ``pyproj.Geod``). exactextract's own cell-area weighting (``coverage_weight=
-   area_spherical_m2``) uses a *sphere* (and float32 areas), so it is not like for like;
-   it is timed and compared as **exactextract-sph** (``sum(coverage_weight=area_spherical_m2)``)
-   only to show the size of that difference and exactextract's speed without a Python
-   weights source.
+   computed here independently of ``atlas.cellarea`` and checked against ``pyproj.Geod``).
+   exactextract's built-in area weighting (``coverage_weight=area_spherical_m2``) uses a
+   *sphere* of radius 6378137 m and float32 cell areas, 0.03-0.5 % away from the ellipsoid
+   over China, so it is not like for like. It is run as **exactextract-sph**
+   (``sum(coverage_weight=area_spherical_m2)``) only to show that gap and exactextract's
+   speed without a Python weights source.
 5. **rasterstats** (centre-point rule, ``stats="sum"``): an *unweighted* sum of the values of
-   cells whose centre lies in the outline: a different quantity, timed for speed only.
-6. A table: wall time (min over ``--repeat`` runs), CPU time, ratio to the decode time,
-   exactextract time / ours, peak RSS and the largest relative difference of per-province
-   sums against exactextract (with the province it occurs in), then PASS/FAIL lines for
-   the targets: exact within 1e-6 relative of exactextract; ours ≤ 1.5 × decode time;
-   peak RSS < 1 GB.
+   cells whose centre lies in the outline, a different quantity: timed for speed only.
+6. A table: wall time (min over ``--repeat`` runs), CPU time, both as ratios to the decode
+   pass, exactextract time / ours, RSS before the timed call and peak RSS, the
+   ``GDAL_CACHEMAX`` each contender ran with, and the largest relative difference of
+   per-province sums against exactextract (and the province where it occurs); then
+   PASS/FAIL lines for the targets: within 1e-6 relative of exactextract; ours ≤ 1.5 ×
+   the decode time; peak RSS < 1 GB.
 
 Every contender (and every repeat) runs in a fresh subprocess
 (``python scripts/bench_zonal.py --only NAME``) on the same files, so no phase inherits
-another's GDAL block cache or memory; the peak RSS is that child's ``ru_maxrss`` as
-returned by ``os.wait4`` (whole process: interpreter, imports, outlines and all; the
-"base" column is the RSS just before the timed call). The file is in the OS page cache
-for every phase (it was just written or read), so times are CPU-bound decode + compute.
+another's GDAL block cache or memory. Peak RSS is the child's ``ru_maxrss`` from
+``os.wait4``: the whole process, with interpreter, imports, outlines and GDAL's block
+cache (GDAL's default is 5 % of RAM; ``--gdal-cachemax`` sets it for every contender).
+The files are in the OS page cache (they were just written or read), so the times are
+decode plus compute. The header names the engine's source by a hash of ``atlas/zonal.py``,
+``coverage.py``, ``cellarea.py`` and ``rasters/layer.py``, and the run warns if those files
+change while it runs. The 1-minute load average is recorded before each phase: on a
+shared machine, compare the CPU-time columns.
 
 ``--hansen-tile`` instead builds a 40000 × 40000 ``uint8`` tile (10° × 10°, 1 arcsec,
-like Hansen GFC ``30N_110E``: 110-120°E, 20-30°N; same content generator, same tiling) and
+like Hansen GFC ``30N_110E``: 110-120°E, 20-30°N; same content generator and tiling) and
 runs only the decode pass and our engine (serial and parallel) on the provinces that
 intersect the tile, reporting wall time and peak RSS (target < 1 GB).
 
@@ -50,15 +56,15 @@ How to run
 ::
 
     python scripts/bench_zonal.py                      # full benchmark (34 provinces)
-    python scripts/bench_zonal.py --hansen-tile        # Hansen-tile memory/speed run
-    python scripts/bench_zonal.py --repeat 3           # min of 3 runs per contender
+    python scripts/bench_zonal.py --hansen-tile        # Hansen-tile speed/memory run
+    python scripts/bench_zonal.py --repeat 3           # min time of 3 runs per contender
     python scripts/bench_zonal.py --wait-boundaries 1800   # poll for geodata/boundaries.gpkg
     python scripts/bench_zonal.py --regions synthetic  # development without the GeoPackage
     python scripts/bench_zonal.py --only ours-serial --profile   # one contender, cProfiled
 
-The first run builds the rasters (China: about a minute; Hansen tile: a few minutes);
-later runs reuse them if their recorded parameters match. Results are also written to
-``<workdir>/results[-hansen].json``.
+The first run builds the raster (China: under 10 s, Hansen tile: about 30 s on 2 cores);
+later runs reuse it if its recorded parameters match. The full benchmark takes about a
+minute per repeat. Results are also written to ``<workdir>/results[-hansen].json``.
 """
 
 from __future__ import annotations
@@ -447,7 +453,9 @@ def child(args) -> int:
     else:
         result = runners[args.only]()
     result.update(phase=args.only, base_rss_mb=base, peak_rss_self_mb=peak_rss_self_mb(),
-                  n_regions=len(regions), engine=engine, load_before=load_before, load_after=os.getloadavg()[0])
+                  n_regions=len(regions), engine=engine,
+                  gdal_cachemax=os.environ.get("GDAL_CACHEMAX", "default"),
+                  load_before=load_before, load_after=os.getloadavg()[0])
     if args.result_json:
         Path(args.result_json).write_text(json.dumps(result))
     else:
@@ -534,7 +542,8 @@ def orchestrate(args) -> int:
     title = "Hansen-tile run (10° × 10°, 1 arcsec)" if args.hansen_tile else "China raster benchmark"
     print(f"{title} — atlas.zonal vs decode / exactextract / rasterstats")
     print(f"machine: {os.cpu_count()} cores, python {platform.python_version()}, GDAL {rasterio.__gdal_version__},"
-          f" GDAL_CACHEMAX={cachemax} (GDAL's block cache counts in every peak RSS below)")
+          f" GDAL_CACHEMAX={cachemax} (GDAL's block cache counts in every peak RSS below; the"
+          " 'GDAL cache' column is GDAL_CACHEMAX as each contender left it, MB)")
     print(f"raster : {meta['path']}  {spec['width']} x {spec['height']} = {meta['cells'] / 1e6:.2f} M cells uint8, "
           f"{spec['res']}°, origin ({spec['west']}, {spec['north']}), tiles {spec['block']}x{spec['block']}, DEFLATE")
     print(f"         {meta['file_bytes']:,} bytes ({meta['file_bytes'] / 2**20:.1f} MiB), "
@@ -595,7 +604,7 @@ def report(args, spec, meta, regions, results) -> None:
 
     print()
     hdr = (f"{'contender':<17} {'wall s':>8} {'cpu s':>8} {'x decode':>9} {'cpu x dec':>9} {'ee/this':>8} "
-           f"{'base MiB':>9} {'peak MiB':>9} {'max rel diff vs ee':>19}  {'(region)':<18} note")
+           f"{'base MiB':>9} {'peak MiB':>9} {'GDAL cache':>10} {'max rel diff vs ee':>19}  {'(region)':<18} note")
     print(hdr)
     print("-" * len(hdr))
     for phase, r in results.items():
@@ -610,7 +619,8 @@ def report(args, spec, meta, regions, results) -> None:
             d, where = f"{'n/a':>19}", ""
         cpu_dec = r["cpu_s"] / results["decode"]["cpu_s"]
         print(f"{phase:<17} {r['wall_s']:8.2f} {r['cpu_s']:8.2f} {ratio_dec:9.2f} {cpu_dec:9.2f} {ee_ratio} "
-              f"{r['base_rss_mb']:9.0f} {r['peak_rss_mb']:9.0f} {d}  {where:<18} {notes[phase]}")
+              f"{r['base_rss_mb']:9.0f} {r['peak_rss_mb']:9.0f} {str(r.get('gdal_cachemax', '?')):>10} {d}  "
+              f"{where:<18} {notes[phase]}")
     loads = [r.get("load_before", 0.0) for r in results.values()]
     print(f"1-min load average before the phases: {min(loads):.1f}..{max(loads):.1f} on {os.cpu_count()} cores"
           + ("  (other processes were competing for the CPU: wall times are inflated, compare cpu s)"
@@ -636,13 +646,15 @@ def report(args, spec, meta, regions, results) -> None:
             print(f"exactextract spherical vs ellipsoidal weights: {min(dsph.values()):.2e} .. "
                   f"{max(dsph.values()):.2e} relative (why the built-in area weighting is not like for like)")
         total = sum(ref["sums"].values())
-        print(f"total over regions: exactextract {total:.6e} t CO2/yr, ours {sum(results['ours-serial']['sums'].values()):.6e}")
+        ours_total = sum(results["ours-serial"]["sums"].values())
+        print(f"total over regions: exactextract {total:.6e} t CO2/yr, ours {ours_total:.6e}")
 
     print("\ntargets:")
     lines = []
     if ref is not None:
         worst = max(max(diffs[p].values()) for p in ("ours-serial", "ours-parallel"))
-        lines.append((worst <= TARGET_REL, f"exact: max relative difference vs exactextract {worst:.2e} ≤ {TARGET_REL:g}"))
+        lines.append((worst <= TARGET_REL,
+                      f"exact: max relative difference vs exactextract {worst:.2e} ≤ {TARGET_REL:g}"))
     for phase in ("ours-serial", "ours-parallel"):
         ratio = results[phase]["wall_s"] / decode
         lines.append((ratio <= TARGET_DECODE_RATIO,
