@@ -47,6 +47,8 @@ def publish_registry(reg: registry.Registry, out_dir: Path, result: BuildResult)
     """Write the registry tables (with areas and 2010 statistics) into ``out_dir/data``."""
     data = out_dir / "data"
     pilots = boundaries.load_pilot_boundaries(reg)
+    result.tables["pilot_outlines"] = pilots
+    result.tables["province_outlines"] = boundaries.load_provinces()
     table = registry.join_stats(boundaries.area_table(pilots), reg.stats_2010)
     result.files.append(write_frame(table, data / "pilots.csv", overwrite=True))
     result.files.append(write_frame(registry.join_targets(reg.pilots, reg.targets),
@@ -76,12 +78,11 @@ def forest_table(regions: gpd.GeoDataFrame, id_column: str, workers: int | None 
     return table
 
 
-def forest_tables(reg: registry.Registry, workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def forest_tables(pilots: gpd.GeoDataFrame, provinces: gpd.GeoDataFrame,
+                  workers: int | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Forest area per pilot and per province from the embedded MODIS layer."""
-    pilots = boundaries.load_pilot_boundaries(reg)
     per_pilot = forest_table(pilots, "pilot_id", workers)
     per_pilot.insert(1, "name_zh", pilots["name_zh"].to_numpy())
-    provinces = boundaries.load_provinces()
     per_province = forest_table(provinces, "adcode", workers)
     per_province.insert(1, "name_zh", provinces["name_zh"].to_numpy())
     return per_pilot, per_province
@@ -90,7 +91,7 @@ def forest_tables(reg: registry.Registry, workers: int | None = None) -> tuple[p
 def publish_forest(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
     """Write forest area per pilot and per province; keep the tables for later steps."""
     data = out_dir / "data"
-    per_pilot, per_province = forest_tables(reg)
+    per_pilot, per_province = forest_tables(result.tables["pilot_outlines"], result.tables["province_outlines"])
     result.files.append(write_frame(per_pilot, data / "forest_modis2019_pilots.csv", overwrite=True))
     result.files.append(write_frame(per_province, data / "forest_modis2019_provinces.csv", overwrite=True))
     mainland = per_province[~per_province["adcode"].astype(int).isin(NOT_MAINLAND)]
@@ -165,7 +166,7 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     per_pilot["forest_source"] = "MODIS MCD12C1 2019 (majority class; undercounts sparse forest)"
     result.files.append(write_frame(per_pilot.reset_index(), data / "sinks_pilots.csv", overwrite=True))
 
-    provinces = boundaries.load_provinces()
+    provinces = result.tables["province_outlines"]
     prov_forest = result.tables["forest_provinces"]
     prov_areas = sinks.forest_by_type_from_igbp(prov_forest, "adcode").set_index("adcode")
     lat = provinces.set_index("adcode").geometry.representative_point().y
@@ -177,7 +178,7 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     total = sinks.summarise_total(per_prov, draws, mainland)
     result.files.append(write_frame(per_prov.reset_index(), data / "sinks_provinces.csv", overwrite=True))
     result.summary["mainland_net_sink_tco2_per_yr"] = {k: round(v) for k, v in total.items()}
-    result.summary["mainland_net_sink_pg_c_per_yr"] = {k: round(v / sinks.CO2_PER_C / 1e15 * 1e6, 4)
+    result.summary["mainland_net_sink_pg_c_per_yr"] = {k: round(v / sinks.CO2_PER_C / 1e9, 4)  # 1 Pg = 1e9 t
                                                        for k, v in total.items()}
     result.tables["sinks_pilots"] = per_pilot
 
@@ -185,7 +186,7 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     ledger = compensation.net_balance_transfers(with_emissions["emissions_tco2_per_yr"],
                                                 with_emissions["net_sink_tco2_per_yr_central"])
     payments = compensation.pay_for_removals(per_pilot["net_sink_tco2_per_yr_central"])
-    ledger = payments.join(ledger.drop(columns=[]), how="left")
+    ledger = payments.join(ledger, how="left")
     ledger.insert(0, "name_zh", per_pilot["name_zh"])
     result.files.append(write_frame(ledger.reset_index(), data / "compensation_pilots.csv", overwrite=True))
 

@@ -34,10 +34,9 @@ def regions_cmd(batches, levels, province, year, ids, fmt, output, overwrite, di
       atlas regions --province 广东 --format gpkg -o guangdong.gpkg
     """
     reg = registry.load_registry()
-    if fmt in ("geojson", "gpkg"):
-        frame = boundaries.load_pilot_boundaries(reg, display=display)
-    else:
-        frame = boundaries.area_table(boundaries.load_pilot_boundaries(reg, display=display))
+    frame = boundaries.load_pilot_boundaries(reg, display=display)
+    if fmt not in ("geojson", "gpkg"):
+        frame = boundaries.area_table(frame)
     frame = select_from_options(frame, batches, levels, province, year, ids)
     if output:
         write_frame(frame, output, "csv" if fmt == "table" else fmt, overwrite=overwrite)

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from .. import pipeline, registry, targets
+from .. import boundaries, pipeline, registry, targets
 from ..export import write_frame
 
 
@@ -17,7 +17,8 @@ def targets_cmd(output, overwrite):
     """Every declared target (seed Tables 3-16) with a measured counterpart where the
     atlas has one (forest cover from the embedded MODIS map), status and caveat."""
     reg = registry.load_registry()
-    per_pilot, _ = pipeline.forest_tables(reg)
+    pilots = boundaries.load_pilot_boundaries(reg)
+    per_pilot = pipeline.forest_table(pilots, "pilot_id")
     share = per_pilot.set_index("pilot_id")["forest_share_of_land"] * 100.0
     table = targets.track_targets(reg.targets, share, 2019, "MODIS MCD12C1 2019 (embedded)")
     click.echo(f"status: {table['status'].value_counts().to_dict()}", err=True)
