@@ -14,7 +14,9 @@ Three schemes, each parameterised (defaults documented in the README):
 
 Multi-year totals are discounted to a net present value: a constant annual flow ``F``
 over ``years`` years starting now gives ``Σ_{t=0}^{years-1} F (1 + g)^t / (1 + r)^t`` with
-price growth ``g`` and discount rate ``r`` (the same convention as InVEST's carbon model).
+price growth ``g`` and discount rate ``r``. With ``g = 0`` this is InVEST's carbon-model
+valuation (t = 0 first, checked by ``scripts/peer_check_invest.py``); InVEST's own price-change
+rate ``c`` enters as ``1 / ((1 + r)(1 + c))^t``, i.e. it equals ``g = 1 / (1 + c) − 1`` here.
 """
 
 from __future__ import annotations
