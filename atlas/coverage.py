@@ -205,14 +205,26 @@ def block_coverage(
         return np.broadcast_to(np.clip(carry, 0.0, 1.0), (h, w)).copy()
     r = pieces.row[lo:hi] - row0
     c = pieces.col[lo:hi] - col0
-    down = np.bincount((r + 1) * w + c, weights=pieces.du[lo:hi], minlength=(h + 1) * w).reshape(h + 1, w)
-    down[0] += carry
-    # Running sum down the columns, one row at a time: on C-ordered blocks this beats
-    # numpy's cumsum along axis 0 several times over.
-    for i in range(1, h):
+    # Only the rectangle of rows and columns holding pieces needs a running sum: above it
+    # (and in columns without pieces) coverage is the carry, below it the carry plus the
+    # column's total of du.
+    r_lo, r_hi = int(r.min()), int(r.max()) + 1
+    c_lo, c_hi = int(c.min()), int(c.max()) + 1
+    nr, cw = r_hi - r_lo, c_hi - c_lo
+    r = r - r_lo
+    c = c - c_lo
+    down = np.bincount((r + 1) * cw + c, weights=pieces.du[lo:hi], minlength=(nr + 1) * cw)
+    down = down.reshape(nr + 1, cw)
+    down[0] += carry[c_lo:c_hi]
+    # Running sum one row at a time: numpy's cumsum down axis 0 is several times slower.
+    for i in range(1, nr + 1):
         np.add(down[i], down[i - 1], out=down[i])
-    cov = down[:h]
-    cov += np.bincount(r * w + c, weights=pieces.area[lo:hi], minlength=h * w).reshape(h, w)
+    cov = np.empty((h, w))
+    cov[:] = carry
+    cov[r_lo:r_hi, c_lo:c_hi] = down[:nr]
+    own = np.bincount(r * cw + c, weights=pieces.area[lo:hi], minlength=nr * cw)
+    cov[r_lo:r_hi, c_lo:c_hi] += own.reshape(nr, cw)
+    cov[r_hi:, c_lo:c_hi] = down[nr]
     # Exterior rings run counter-clockwise with v as "y", so their upper edges (small v)
     # run towards +u and the inside comes out positive; clipping removes rounding noise.
     np.clip(cov, 0.0, 1.0, out=cov)
