@@ -20,7 +20,7 @@ from .errors import FactorError
 from .export import write_frame
 from .paths import geodata_dir
 from .rasters import modis
-from .rasters.layer import RasterSource
+from .rasters.layer import LayerSpec, RasterSource
 from .zonal import zonal_stats
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,19 @@ def publish_registry(reg: registry.Registry, out_dir: Path, result: BuildResult)
     result.summary["pilots_total"] = int(len(reg.pilots))
 
 
+def default_forest_layer() -> tuple[list[RasterSource], LayerSpec]:
+    """The embedded MODIS MCD12C1 2019 forest layer (readers, spec), no network needed."""
+    return [RasterSource(geodata_dir() / DEFAULT_FOREST)], modis.spec("MCD12C1")
+
+
 def forest_table(regions: gpd.GeoDataFrame, id_column: str, workers: int | None = None) -> pd.DataFrame:
     """Forest area per region from the embedded MODIS MCD12C1 2019 map, with land shares.
 
     ``forest_share_of_land`` divides by the land area (sea inside coastal outlines
     excluded), never by the outline area.
     """
-    reader = RasterSource(geodata_dir() / DEFAULT_FOREST)
-    table = zonal_stats(regions, reader, modis.spec("MCD12C1"), id_column=id_column, workers=workers)
+    readers, spec = default_forest_layer()
+    table = zonal_stats(regions, readers, spec, id_column=id_column, workers=workers)
     land_ha = regions.set_index(id_column)["land_area_km2"].reindex(table[id_column]).to_numpy() * 100.0
     table.insert(table.columns.get_loc("forest_ha") + 1, "forest_share_of_land", table["forest_ha"] / land_ha)
     table.insert(1, "land_area_ha", land_ha)

@@ -107,27 +107,17 @@ def copy(tmp_path):
     return dst
 
 
-def test_duplicate_id_rejected(copy):
-    df = pd.read_csv(copy / "pilots.csv", dtype=str, keep_default_na=False)
-    df.loc[1, "pilot_id"] = df.loc[0, "pilot_id"]
-    df.to_csv(copy / "pilots.csv", index=False)
-    with pytest.raises(RegistryError, match="Duplicate pilot_id"):
-        load_registry(copy)
-
-
-def test_unknown_indicator_rejected(copy):
-    df = pd.read_csv(copy / "targets.csv", dtype=str, keep_default_na=False)
-    df.loc[0, "indicator"] = "happiness_index"
-    df.to_csv(copy / "targets.csv", index=False)
-    with pytest.raises(RegistryError, match="happiness_index"):
-        load_registry(copy)
-
-
-def test_bad_adcode_rejected(copy):
-    df = pd.read_csv(copy / "pilots.csv", dtype=str, keep_default_na=False)
-    df.loc[5, "adcode"] = "990000"
-    df.to_csv(copy / "pilots.csv", index=False)
-    with pytest.raises(RegistryError, match="Invalid adcode"):
+@pytest.mark.parametrize("table, row, column, value, match", [
+    ("pilots.csv", 1, "pilot_id", "P1-01", "Duplicate pilot_id"),
+    ("targets.csv", 0, "indicator", "happiness_index", "happiness_index"),
+    ("pilots.csv", 5, "adcode", "990000", "Invalid adcode"),
+    ("pilots.csv", 3, "batch", "4", "Unknown batch"),
+])
+def test_broken_tables_rejected(copy, table, row, column, value, match):
+    df = pd.read_csv(copy / table, dtype=str, keep_default_na=False)
+    df.loc[row, column] = value
+    df.to_csv(copy / table, index=False)
+    with pytest.raises(RegistryError, match=match):
         load_registry(copy)
 
 

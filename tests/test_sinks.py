@@ -1,6 +1,5 @@
 """Tier 1 gain-loss sinks: golden cases, uncertainty, Tier 2, bad input."""
 
-import numpy as np
 import pandas as pd
 import pytest
 

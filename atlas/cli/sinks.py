@@ -9,9 +9,7 @@ import pandas as pd
 
 from .. import boundaries, factors, pipeline, registry
 from ..export import write_frame
-from ..rasters import PRODUCTS, open_layer
-from ..rasters.layer import RasterSource
-from ..rasters import modis
+from ..rasters import PRODUCTS, modis, open_layer
 from ..zonal import zonal_stats
 from .options import region_filters, select_from_options
 
@@ -43,7 +41,7 @@ def sinks_cmd(forest, product, threshold, loss_files, loss_years, factor_file, d
     if forest:
         readers, spec = open_layer(list(forest), product=product, threshold=threshold)
     else:
-        readers, spec = [RasterSource(pipeline.geodata_dir() / pipeline.DEFAULT_FOREST)], modis.spec("MCD12C1")
+        readers, spec = pipeline.default_forest_layer()
         click.echo(f"note: {modis.UNDERCOUNT_CAVEAT}", err=True)
     table = zonal_stats(regions, readers, spec)
     areas = pipeline.forest_areas_by_type(table, spec, "pilot_id")

@@ -161,9 +161,10 @@ class RasterSource(BlockReader):
     """A raster file (GeoTIFF, COG, VRT, NetCDF subdataset…) read through rasterio.
 
     ``crs`` overrides the file's CRS: only product adapters use it, for products whose
-    documentation fixes the grid (EDGAR NetCDF files carry no grid mapping). Each thread gets its own dataset handle; bands listed in ``bands`` are summed
-    (e.g. twelve monthly bands into one year). The object pickles to its path, so it
-    can be shipped to dask workers.
+    documentation fixes the grid (EDGAR NetCDF files carry no grid mapping). Each thread
+    gets its own dataset handle; bands listed in ``bands`` are summed (e.g. twelve monthly
+    bands into one year). The object pickles to its path, so it can be shipped to dask
+    workers.
     """
 
     def __init__(self, path: str | Path, bands: tuple[int, ...] = (1,), label: str | None = None,
