@@ -156,6 +156,12 @@ def sink_table(areas: pd.DataFrame, domains: pd.Series, factor_table: pd.DataFra
     return table
 
 
+def track_forest_targets(reg: registry.Registry, forest_pilots: pd.DataFrame) -> pd.DataFrame:
+    """Registry targets next to the forest share of land measured from the embedded layer."""
+    share = forest_pilots.set_index("pilot_id")["forest_share_of_land"] * 100.0
+    return targets.track_targets(reg.targets, share, 2019, "MODIS MCD12C1 2019 (embedded)")
+
+
 def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
     """Tier 1 sinks per pilot and for the mainland, offset ratios, compensation ledgers, targets."""
     data = out_dir / "data"
@@ -195,8 +201,7 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     ledger.insert(0, "name_zh", per_pilot["name_zh"])
     result.files.append(write_frame(ledger.reset_index(), data / "compensation_pilots.csv", overwrite=True))
 
-    share = forest.set_index("pilot_id")["forest_share_of_land"] * 100.0
-    tracked = targets.track_targets(reg.targets, share, 2019, "MODIS MCD12C1 2019 (embedded)")
+    tracked = track_forest_targets(reg, forest)
     result.files.append(write_frame(tracked, data / "targets_tracking.csv", overwrite=True))
     counts = tracked["status"].value_counts().to_dict()
     result.summary["target_status_counts"] = {k: int(v) for k, v in counts.items()}

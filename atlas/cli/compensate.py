@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 import pandas as pd
 
 from .. import compensation as comp
 from ..errors import ConfigError
-from ..export import write_frame
+from .options import emit
 
 
 @click.command("compensate")
@@ -55,7 +54,4 @@ def compensate_cmd(sinks_csv, scheme, price, rate, years, contribution_share, ba
     ledger = ledger.reset_index()
     total = ledger.filter(like="_cny_per_yr").sum().to_dict()
     click.echo(f"scheme {scheme}: price {price} CNY/t CO2, {years} years at {rate:.1%}; totals {total}", err=True)
-    if output:
-        write_frame(ledger, output, overwrite=overwrite)
-    else:
-        ledger.to_csv(sys.stdout, index=False, lineterminator="\n")
+    emit(ledger, output, overwrite)

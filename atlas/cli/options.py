@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
+import pandas as pd
 
 from .. import registry
+from ..export import write_frame
 
 LEVEL_CHOICE = click.Choice(list(registry.LEVELS))
 
@@ -29,3 +33,19 @@ def select_from_options(frame, batches, levels, province, year, ids):
     """Apply the region filter options to a pilot table (or boundary frame)."""
     return registry.select_pilots(frame, batch=list(batches) or None, level=list(levels) or None,
                                   province=province, year=year, ids=list(ids) or None)
+
+
+def emit(table: pd.DataFrame, output: str | None, overwrite: bool, outlines=None,
+         id_column: str = "pilot_id") -> None:
+    """Write ``table`` to ``output`` (atomically) or as CSV to stdout.
+
+    For ``.gpkg`` / ``.parquet`` outputs the ``outlines`` (a GeoDataFrame keyed by
+    ``id_column``), when given, are attached so the result is a spatial layer.
+    """
+    if not output:
+        table.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return
+    if outlines is not None and output.lower().endswith((".gpkg", ".parquet", ".geoparquet")):
+        table = outlines[[id_column, "geometry"]].merge(table, on=id_column)
+    write_frame(table, output, overwrite=overwrite)
+    click.echo(f"{len(table)} rows written to {output}", err=True)

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 import pandas as pd
 
 from .. import boundaries, factors, pipeline, registry
-from ..export import write_frame
 from ..rasters import PRODUCTS, modis, open_layer
 from ..zonal import zonal_stats
-from .options import region_filters, select_from_options
+from .options import emit, region_filters, select_from_options
 
 
 @click.command("sinks")
@@ -60,10 +58,4 @@ def sinks_cmd(forest, product, threshold, loss_files, loss_years, factor_file, d
                               loss_ha_per_yr=loss, draws=draws, seed=seed)
     out.insert(0, "name_zh", regions.set_index("pilot_id")["name_zh"])
     out = out.reset_index().rename(columns={"index": "pilot_id"})
-    if output:
-        if output.lower().endswith((".gpkg", ".parquet")):
-            out = regions[["pilot_id", "geometry"]].merge(out, on="pilot_id")
-        write_frame(out, output, overwrite=overwrite)
-        click.echo(f"{len(out)} regions written to {output}", err=True)
-    else:
-        pd.DataFrame(out).to_csv(sys.stdout, index=False, lineterminator="\n")
+    emit(pd.DataFrame(out), output, overwrite, outlines=regions)

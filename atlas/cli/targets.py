@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 
 import click
 
-from .. import boundaries, pipeline, registry, targets
-from ..export import write_frame
+from .. import boundaries, pipeline, registry
+from .options import emit
 
 
 @click.command("targets")
@@ -18,11 +17,6 @@ def targets_cmd(output, overwrite):
     atlas has one (forest cover from the embedded MODIS map), status and caveat."""
     reg = registry.load_registry()
     pilots = boundaries.load_pilot_boundaries(reg)
-    per_pilot = pipeline.forest_table(pilots, "pilot_id")
-    share = per_pilot.set_index("pilot_id")["forest_share_of_land"] * 100.0
-    table = targets.track_targets(reg.targets, share, 2019, "MODIS MCD12C1 2019 (embedded)")
+    table = pipeline.track_forest_targets(reg, pipeline.forest_table(pilots, "pilot_id"))
     click.echo(f"status: {table['status'].value_counts().to_dict()}", err=True)
-    if output:
-        write_frame(table, output, overwrite=overwrite)
-    else:
-        table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    emit(table, output, overwrite)

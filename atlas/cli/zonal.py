@@ -7,11 +7,10 @@ import sys
 import click
 
 from .. import boundaries, registry
-from ..export import write_frame
 from ..rasters import PRODUCTS, open_layer
 from ..rasters.units import QuantityKind
 from ..zonal import zonal_stats
-from .options import region_filters, select_from_options
+from .options import emit, region_filters, select_from_options
 
 
 @click.command("zonal")
@@ -77,10 +76,4 @@ def zonal_cmd(rasters, product, kind, units, name, band, nodata, threshold, batc
         table.insert(1, "name_zh", regions["name_zh"].to_numpy())
     if spec.caveat:
         click.echo(f"note: {spec.caveat}", err=True)
-    if output:
-        if output.lower().endswith((".gpkg", ".parquet", ".geoparquet")):
-            table = regions[[id_column, "geometry"]].merge(table, on=id_column)
-        write_frame(table, output, overwrite=overwrite)
-        click.echo(f"{len(table)} regions written to {output}", err=True)
-    else:
-        table.to_csv(sys.stdout, index=False, lineterminator="\n")
+    emit(table, output, overwrite, outlines=regions, id_column=id_column)

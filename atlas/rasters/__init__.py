@@ -94,13 +94,8 @@ def open_layer(
                              "both, e.g. kind='flux_density', units='kg CO2 m-2 s-1'",
                              "pass --kind and --units (the engine never guesses what values mean)")
         readers = [RasterSource(f, bands=(band,)) for f in files]
-        spec = LayerSpec(name or "value", kind, units, classes=classes or {}, groups=groups or {},
-                         threshold=threshold)
-    changes = {k: v for k, v in {"name": name, "nodata": nodata, "classes": classes, "groups": groups,
-                                  "threshold": threshold if product == "generic" else None}.items()
-               if v is not None}
-    if changes and product != "generic":
-        spec = spec.with_(**changes)
-    elif nodata is not None:
-        spec = spec.with_(nodata=nodata)
-    return readers, spec
+        return readers, LayerSpec(name or "value", kind, units, classes=classes or {}, groups=groups or {},
+                                  threshold=threshold, nodata=nodata)
+    overrides = {k: v for k, v in {"name": name, "nodata": nodata, "classes": classes, "groups": groups}.items()
+                 if v is not None}
+    return readers, spec.with_(**overrides) if overrides else spec
