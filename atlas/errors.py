@@ -80,3 +80,7 @@ class OutputExistsError(AtlasError, FileExistsError):
 
 class FetchError(AtlasError, OSError):
     """A product download failed (no network, bad checksum, unknown tile)."""
+
+
+class SiteError(AtlasError, ValueError):
+    """A map layer spec is invalid, or a published page would not stand on its own."""

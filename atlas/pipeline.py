@@ -19,6 +19,8 @@ from . import boundaries, compensation, factors, registry, sinks, targets
 from .errors import FactorError
 from .export import write_frame
 from .paths import geodata_dir
+from .publish import records
+from .publish.site import RasterLayer, SiteData, publish_site
 from .rasters import modis
 from .rasters.layer import LayerSpec, RasterSource
 from .zonal import zonal_stats
@@ -50,13 +52,16 @@ def publish_registry(reg: registry.Registry, out_dir: Path, result: BuildResult)
     result.tables["pilot_outlines"] = pilots
     result.tables["province_outlines"] = boundaries.load_provinces()
     table = registry.join_stats(boundaries.area_table(pilots), reg.stats_2010)
+    result.tables["pilots"] = table
     result.files.append(write_frame(table, data / "pilots.csv", overwrite=True))
     result.files.append(write_frame(registry.join_targets(reg.pilots, reg.targets),
                                     data / "targets.csv", overwrite=True))
     result.files.append(write_frame(pilots, data / "pilots.gpkg", overwrite=True, layer="pilots"))
     display = boundaries.load_pilot_boundaries(reg, display=True)
+    result.tables["pilot_display"] = display
     result.files.append(write_frame(display, data / "pilots.geojson", overwrite=True))
     provinces = boundaries.load_provinces(display=True)
+    result.tables["province_display"] = provinces
     result.files.append(write_frame(provinces, data / "provinces.geojson", overwrite=True))
     counts = reg.pilots.groupby("batch").size().to_dict()
     result.summary["pilots_per_batch"] = {int(k): int(v) for k, v in counts.items()}
@@ -199,12 +204,41 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     payments = compensation.pay_for_removals(per_pilot["net_sink_tco2_per_yr_central"])
     ledger = payments.join(ledger, how="left")
     ledger.insert(0, "name_zh", per_pilot["name_zh"])
+    result.tables["ledger"] = ledger
     result.files.append(write_frame(ledger.reset_index(), data / "compensation_pilots.csv", overwrite=True))
 
     tracked = track_forest_targets(reg, forest)
+    result.tables["targets_tracking"] = tracked
     result.files.append(write_frame(tracked, data / "targets_tracking.csv", overwrite=True))
     counts = tracked["status"].value_counts().to_dict()
     result.summary["target_status_counts"] = {k: int(v) for k, v in counts.items()}
+
+
+def site_data(reg: registry.Registry, result: BuildResult) -> SiteData:
+    """What the published pages show, from the tables the earlier steps left in ``result``."""
+    t = result.tables
+    table = records.pilot_table(t["pilots"], t["forest_pilots"], t["sinks_pilots"], t["ledger"],
+                                t["targets_tracking"])
+    readers, spec = default_forest_layer()
+    downloads = sorted(str(f.relative_to(result.out_dir)) for f in result.files
+                       if f.parent == result.out_dir / "data")
+    notes = [modis.UNDERCOUNT_CAVEAT,
+             "碳汇为 IPCC Tier 1 增量-损失法，无损失图层时为总清除量 Sinks: IPCC Tier 1 gain-loss; without a loss "
+             "layer they are gross removals.",
+             "排放为报告表 1–2 的 2010 年人均排放 × 人口 Emissions: reported 2010 per-capita × population "
+             "(seed Tables 1–2)."]
+    return SiteData(table=table, targets=records.target_rows(t["targets_tracking"], reg.indicators),
+                    outlines=t["pilot_display"], provinces=t["province_display"],
+                    rasters={"forest": RasterLayer(readers, spec, "MODIS MCD12C1 2019")},
+                    summary=result.summary, downloads=downloads, notes=notes)
+
+
+def publish_pages(reg: registry.Registry, out_dir: Path, result: BuildResult,
+                  tiles: str = "none", page_progress: Callable[[int, int], None] | None = None) -> None:
+    """Write the static site (index, national and batch maps, one page per pilot)."""
+    pages = publish_site(site_data(reg, result), out_dir, tiles=tiles, progress=page_progress)
+    result.files.extend(pages)
+    result.summary["site_pages"] = len(pages)
 
 
 #: The steps of the default build, in order: (label, function(registry, out_dir, result)).
@@ -212,6 +246,7 @@ STEPS = (
     ("registry and boundaries", publish_registry),
     ("forest cover (MODIS MCD12C1 2019)", publish_forest),
     ("sinks, compensation, targets", publish_sinks),
+    ("published site", publish_pages),
 )
 
 

@@ -39,3 +39,7 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip("../shared/realdata is absent")
     return REALDATA
+
+
+# The real-browser harness (tests/chromium.py): the session-scoped `chromium` fixture.
+from chromium import chromium  # noqa: F401

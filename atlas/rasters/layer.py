@@ -18,6 +18,7 @@ import numpy as np
 import rasterio
 from affine import Affine
 from pyproj import CRS
+from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from ..errors import GridError, RasterReadError, UnitsError
@@ -136,6 +137,17 @@ class BlockReader:
         """Return the cells of ``(row0, col0, height, width)`` as a 2-D array."""
         raise NotImplementedError
 
+    def read_sampled(self, window: tuple[int, int, int, int], out_shape: tuple[int, int]) -> np.ndarray:
+        """Return ``window`` sampled down to ``out_shape`` by picking cells (nearest neighbour).
+
+        For display only (map overlays): values are original cells, never averages.
+        The default reads the whole window; file sources let GDAL pick the cells.
+        """
+        data = self.read(window)
+        rows = np.minimum((np.arange(out_shape[0]) + 0.5) * data.shape[0] / out_shape[0], data.shape[0] - 1)
+        cols = np.minimum((np.arange(out_shape[1]) + 0.5) * data.shape[1] / out_shape[1], data.shape[1] - 1)
+        return data[rows.astype(int)][:, cols.astype(int)]
+
 
 class ArraySource(BlockReader):
     """Cells held in memory (tests, arrays computed elsewhere)."""
@@ -213,6 +225,17 @@ class RasterSource(BlockReader):
         if len(self.bands) == 1:
             return data[0]
         return _sum_bands(data, self.nodata)
+
+    def read_sampled(self, window: tuple[int, int, int, int], out_shape: tuple[int, int]) -> np.ndarray:
+        r, c, h, w = window
+        try:
+            data = self._dataset().read(self.bands, window=Window(c, r, w, h), out_shape=(len(self.bands), *out_shape),
+                                        resampling=Resampling.nearest)
+        except rasterio.errors.RasterioError as exc:
+            raise RasterReadError(f"{self.label}: window at row {r}, column {c} cannot be decoded ({exc})",
+                                  "an intact raster file", "the file is corrupt: re-download or rebuild it"
+                                  ) from exc
+        return data[0] if len(self.bands) == 1 else _sum_bands(data, self.nodata)
 
     def close(self) -> None:
         ds = getattr(self._local, "ds", None)

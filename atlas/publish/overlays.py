@@ -1,0 +1,231 @@
+"""Raster layers drawn on the web map: sampled onto a Web Mercator image, coloured, PNG.
+
+Leaflet stretches an image overlay linearly between its corner coordinates in Web
+Mercator (EPSG:3857), so the image itself must be on a Mercator grid: rows equally
+spaced in Mercator *y*, not in latitude. :func:`mercator_frame` lays out such a grid
+over a lon/lat box; :func:`sample_layer` finds, for the centre of every image pixel,
+the raster cell under it (nearest neighbour, through the raster's own CRS, and through
+GCJ-02 when the page is drawn in that datum); :func:`render_overlay` colours the cells
+by the layer's classes and encodes a PNG with transparent background.
+
+Values are sampled, never averaged: the image shows what the raster says at each pixel
+centre. Zonal statistics never use these images.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from pyproj import CRS, Transformer
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
+
+from .. import datum as datum_mod
+from ..cellarea import areal_scale, band_cell_areas
+from ..errors import GridError
+from ..rasters.layer import BlockReader, LayerSpec
+from ..rasters.units import QuantityKind
+from .layers import Classes, LayerDef, classify
+
+log = logging.getLogger(__name__)
+
+EARTH_RADIUS_M = 6378137.0  # the sphere of EPSG:3857
+MAX_LAT = 85.0511287798066  # Web Mercator's latitude limit
+M2_PER_KM2 = 1e6
+
+
+@dataclass(frozen=True)
+class MercatorFrame:
+    """A north-up image grid in EPSG:3857: top-left corner, pixel size (m) and shape."""
+
+    x0: float
+    y0: float
+    pixel: float
+    width: int
+    height: int
+
+    def lonlat_bounds(self) -> tuple[float, float, float, float]:
+        """(west, south, east, north) in degrees of the page's datum."""
+        west, north = mercator_to_lonlat(np.array([self.x0]), np.array([self.y0]))
+        east, south = mercator_to_lonlat(np.array([self.x0 + self.pixel * self.width]),
+                                         np.array([self.y0 - self.pixel * self.height]))
+        return float(west[0]), float(south[0]), float(east[0]), float(north[0])
+
+    def centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """Longitude and latitude of every pixel centre, ``(height, width)`` arrays."""
+        xs = self.x0 + (np.arange(self.width) + 0.5) * self.pixel
+        ys = self.y0 - (np.arange(self.height) + 0.5) * self.pixel
+        lon, lat = mercator_to_lonlat(xs, ys)
+        return np.broadcast_to(lon, (self.height, self.width)), np.broadcast_to(lat[:, None], (self.height, self.width))
+
+
+def lonlat_to_mercator(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical Web Mercator forward projection (metres)."""
+    lat = np.clip(lat, -MAX_LAT, MAX_LAT)
+    return (EARTH_RADIUS_M * np.radians(lon),
+            EARTH_RADIUS_M * np.log(np.tan(np.pi / 4 + np.radians(lat) / 2)))
+
+
+def mercator_to_lonlat(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spherical Web Mercator inverse projection (degrees)."""
+    return np.degrees(x / EARTH_RADIUS_M), np.degrees(2 * np.arctan(np.exp(y / EARTH_RADIUS_M)) - np.pi / 2)
+
+
+def mercator_frame(west: float, south: float, east: float, north: float, max_side: int = 1600) -> MercatorFrame:
+    """Square-pixel Mercator grid covering a lon/lat box, ``max_side`` pixels on its longer side."""
+    if not (east > west and north > south):
+        raise GridError(f"Overlay box ({west}, {south}, {east}, {north}) is empty",
+                        "west < east and south < north", "check the regions' bounds")
+    (x0, x1), (y0, y1) = lonlat_to_mercator(np.array([west, east]), np.array([south, north]))
+    pixel = max(x1 - x0, y1 - y0) / max_side
+    width = max(1, math.ceil((x1 - x0) / pixel))
+    height = max(1, math.ceil((y1 - y0) / pixel))
+    return MercatorFrame(float(x0), float(y1), float(pixel), width, height)
+
+
+def _display_to_wgs84(lon: np.ndarray, lat: np.ndarray, page_datum: str) -> tuple[np.ndarray, np.ndarray]:
+    if page_datum == "wgs84":
+        return lon, lat
+    # The page is drawn in GCJ-02: the pixel at GCJ-02 (lon, lat) shows the place whose
+    # WGS84 coordinates are the inverse transform of it.
+    wlon, wlat = datum_mod.gcj02_to_wgs84(lon.ravel(), lat.ravel())
+    return wlon.reshape(lon.shape), wlat.reshape(lat.shape)
+
+
+def _source_xy(reader: BlockReader, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    crs = reader.grid.crs
+    if crs.is_geographic:
+        return lon, lat  # lon/lat grids (incl. the MODIS CMG's sphere) are indexed by degrees
+    transformer = Transformer.from_crs(CRS.from_epsg(4326), crs, always_xy=True)
+    x, y = transformer.transform(lon, lat)
+    return np.asarray(x), np.asarray(y)
+
+
+def _cell_area_m2(reader: BlockReader, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Geodesic area (m²) of the cells at ``rows``, ``cols`` of the reader's own grid."""
+    grid = reader.grid
+    t = grid.transform
+    if grid.crs.is_geographic:
+        first = int(rows.min())
+        per_row = band_cell_areas(t.f + t.e * np.arange(first, int(rows.max()) + 2), t.a)
+        return per_row[rows - first]
+    unit = grid.crs.axis_info[0].unit_conversion_factor if grid.crs.axis_info else 1.0
+    planar = abs(t.a * t.e) * unit * unit
+    x = t.a * (cols + 0.5) + t.c
+    y = t.e * (rows + 0.5) + t.f
+    return planar / areal_scale(grid.crs, x, y)
+
+
+def sample_layer(readers: list[BlockReader], spec: LayerSpec, frame: MercatorFrame,
+                 page_datum: str = "wgs84") -> np.ndarray:
+    """Value of the layer at every pixel centre of ``frame`` (NaN where there is none).
+
+    Class layers give their codes. Amount and flux-density layers give a density in
+    the layer's output unit per km² (t CO₂ km⁻² yr⁻¹ for emissions), so that cells of
+    different sizes (latitude, tiles) are comparable. Fractions give their raw values.
+    """
+    lon, lat = _display_to_wgs84(*frame.centres(), page_datum)
+    out = np.full(lon.shape, np.nan)
+    unit = spec.unit
+    for reader in readers:
+        x, y = _source_xy(reader, lon, lat)
+        inv = ~reader.grid.transform
+        cols_f = inv.a * x + inv.b * y + inv.c
+        rows_f = inv.d * x + inv.e * y + inv.f
+        inside = (cols_f >= 0) & (cols_f < reader.grid.width) & (rows_f >= 0) & (rows_f < reader.grid.height)
+        inside &= np.isnan(out)
+        if not inside.any():
+            continue
+        rows = np.floor(rows_f[inside]).astype(np.int64)
+        cols = np.floor(cols_f[inside]).astype(np.int64)
+        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        h, w = int(r1 - r0), int(c1 - c0)
+        # read at most about twice the image's resolution; picking cells keeps values intact
+        limit = 2 * max(frame.width, frame.height)
+        oh, ow = min(h, limit), min(w, limit)
+        block = reader.read_sampled((int(r0), int(c0), h, w), (oh, ow)).astype(np.float64)
+        sub_r = np.minimum(((rows - r0) * oh) // h, oh - 1)
+        sub_c = np.minimum(((cols - c0) * ow) // w, ow - 1)
+        values = block[sub_r, sub_c]
+        nodata = spec.nodata if spec.nodata is not None else reader.nodata
+        if nodata is not None:
+            values[values == nodata] = np.nan
+        values = values * spec.scale + spec.offset
+        if spec.kind is QuantityKind.AMOUNT:
+            values = values * unit.factor / (_cell_area_m2(reader, rows, cols) / M2_PER_KM2)
+        elif spec.kind is QuantityKind.FLUX_DENSITY:
+            values = values * unit.factor * M2_PER_KM2
+        out[inside] = values
+    return out
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A coloured raster image ready for Leaflet.
+
+    Attributes
+    ----------
+    layer : LayerDef
+    data_uri : str
+        ``data:image/png;base64,…``.
+    bounds : tuple
+        (west, south, east, north) in the page's datum.
+    classes : Classes
+        Colours and labels for the legend.
+    """
+
+    layer: LayerDef
+    data_uri: str
+    bounds: tuple[float, float, float, float]
+    classes: Classes
+
+
+def colour_image(index: np.ndarray, colours: list[str]) -> np.ndarray:
+    """RGBA (height, width, 4) uint8 image: class colours, transparent where the class is -1."""
+    table = np.zeros((len(colours) + 1, 4), dtype=np.uint8)  # last row: transparent
+    for i, colour in enumerate(colours):
+        table[i, :3] = [int(colour[j:j + 2], 16) for j in (1, 3, 5)]
+        table[i, 3] = 255
+    return table[np.where(index >= 0, index, len(colours))]
+
+
+def png_data_uri(rgba: np.ndarray) -> str:
+    """Encode an RGBA image as a PNG ``data:`` URI (GDAL's PNG driver)."""
+    height, width, _ = rgba.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile() as mem:
+            with mem.open(driver="PNG", width=width, height=height, count=4, dtype="uint8") as ds:
+                ds.write(np.moveaxis(rgba, 2, 0))
+            blob = mem.read()
+    return "data:image/png;base64," + base64.b64encode(blob).decode("ascii")
+
+
+def render_overlay(layer: LayerDef, readers: list[BlockReader], spec: LayerSpec,
+                   box: tuple[float, float, float, float], page_datum: str = "wgs84",
+                   max_side: int = 1600) -> Overlay | None:
+    """Sample, classify and encode one raster layer over ``box`` (west, south, east, north).
+
+    Amount and flux layers show only cells above zero. Returns None when no pixel of
+    the box has data (the page then leaves the layer out).
+    """
+    frame = mercator_frame(*box, max_side=max_side)
+    values = sample_layer(readers, spec, frame, page_datum)
+    if spec.kind in (QuantityKind.AMOUNT, QuantityKind.FLUX_DENSITY):
+        values = np.where(values > 0, values, np.nan)
+    if layer.scheme == "categories":
+        flat = np.where(np.isfinite(values), values, -9999).astype(np.int64).ravel()
+    else:
+        flat = values.ravel()
+    classes = classify(flat, layer)
+    index = classes.index.reshape(values.shape)
+    if not (index >= 0).any():
+        log.info("overlay %s: no data inside %s", layer.id, box)
+        return None
+    image = colour_image(index, classes.colours)
+    return Overlay(layer, png_data_uri(image), frame.lonlat_bounds(), classes)

@@ -1,0 +1,133 @@
+"""One row per pilot with everything the pages show: registry facts, 2010 statistics,
+forest, sinks, compensation and target status. Pure functions: frames in, frames out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .fields import LEVELS, field
+
+BATCH_LABELS = {1: "第一批（2010） Batch 1 (2010)", 2: "第二批（2012） Batch 2 (2012)",
+                3: "第三批（2017） Batch 3 (2017)"}
+DOMAIN_LABELS = {"tropical": "热带 tropical", "subtropical": "亚热带 subtropical",
+                 "temperate": "温带 temperate", "boreal": "寒温带 boreal"}
+#: Statuses of :func:`atlas.targets.track_targets` that are a judgement on a measured value.
+MEASURED_STATUSES = ("met", "not met")
+
+
+def target_status(tracked: pd.DataFrame, pilot_ids: pd.Index) -> pd.DataFrame:
+    """Per pilot: ``target_status`` (met / partly met / not met / not measurable /
+    no targets) and ``target_summary`` (e.g. ``1 of 2 met``).
+
+    Status-value rows of the seed tables (2010 baselines) are not targets and are ignored.
+    """
+    real = tracked[tracked["status"] != "baseline (not a target)"]
+    rows = []
+    for pid in pilot_ids:
+        mine = real[real["pilot_id"] == pid]["status"]
+        judged = mine[mine.isin(MEASURED_STATUSES)]
+        met = int((judged == "met").sum())
+        if mine.empty:
+            status, summary = "no targets", "无目标 no declared targets"
+        elif judged.empty:
+            status, summary = "not measurable", f"{len(mine)} 项目标均不可测 none of {len(mine)} measurable"
+        else:
+            status = "met" if met == len(judged) else ("not met" if met == 0 else "partly met")
+            summary = f"{met} / {len(judged)} 项已达成 met ({len(mine)} declared)"
+        rows.append((pid, status, summary))
+    return pd.DataFrame(rows, columns=["pilot_id", "target_status", "target_summary"]).set_index("pilot_id")
+
+
+def pilot_table(pilots: pd.DataFrame, forest: pd.DataFrame, sinks: pd.DataFrame, ledger: pd.DataFrame,
+                tracked: pd.DataFrame, raster_emissions: pd.Series | None = None) -> pd.DataFrame:
+    """Join everything the pages show into one frame indexed by ``pilot_id``.
+
+    Parameters
+    ----------
+    pilots : DataFrame
+        Registry pilots with areas and 2010 statistics (``data/pilots.csv``).
+    forest, sinks, ledger : DataFrame
+        Per-pilot forest table, sink table and compensation ledger of the build
+        (``pilot_id`` as a column or as the index).
+    tracked : DataFrame
+        Target tracking rows (:func:`atlas.targets.track_targets`).
+    raster_emissions : Series, optional
+        Pilot id → emissions summed from an emissions raster (t CO₂/yr).
+    """
+    def by_id(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.set_index("pilot_id") if "pilot_id" in frame.columns else frame
+
+    table = by_id(pilots).copy()
+    forest_cols = ["forest_ha", "forest_share_of_land"]
+    table = table.join(by_id(forest)[forest_cols])
+    sink_cols = [c for c in by_id(sinks).columns
+                 if c.startswith("net_sink") or c in ("climate_domain", "emissions_tco2_per_yr", "offset_ratio_central")]
+    table = table.join(by_id(sinks)[sink_cols])
+    ledger_cols = [c for c in ("balance_tco2_per_yr", "payment_cny_per_yr", "transfer_cny_per_yr") if c in ledger]
+    table = table.join(by_id(ledger)[ledger_cols])
+    table = table.join(target_status(tracked, table.index))
+    if raster_emissions is not None:
+        table["raster_emissions_tco2_per_yr"] = raster_emissions.reindex(table.index)
+    table["level_label"] = table["level"].map(LEVELS).fillna(table["level"])
+    table["climate_domain"] = table["climate_domain"].map(DOMAIN_LABELS).fillna(table["climate_domain"])
+    return table
+
+
+def _rows(record: pd.Series, columns: list[str]) -> list[list[str]]:
+    return [[field(c).label, field(c).text(record.get(c))] for c in columns if c in record.index]
+
+
+def sink_range_text(record: pd.Series) -> str:
+    """``54.0 / 83.3 / 131 Mt CO₂/yr`` (low / central / high) or no data."""
+    keys = ["net_sink_tco2_per_yr_low", "net_sink_tco2_per_yr_central", "net_sink_tco2_per_yr_high"]
+    values = [record.get(k) for k in keys]
+    if any(v is None or pd.isna(v) for v in values):
+        return field(keys[1]).text(None)
+    return " / ".join(field(k).short(v) for k, v in zip(keys, values)) + " CO₂/yr"
+
+
+def target_value_text(row: pd.Series) -> str:
+    """Declared value of a target row: ``18 %`` or ``17–20 %``."""
+    low, high, unit = row["value_low"], row["value_high"], row.get("unit", "") or ""
+    if pd.isna(low) and pd.isna(high):
+        return "—"
+    text = f"{low:g}" if pd.isna(high) or low == high else f"{low:g}–{high:g}"
+    return f"{text} {unit}".strip()
+
+
+def target_rows(tracked: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame:
+    """Tracked targets with bilingual indicator names and display texts, baseline rows dropped."""
+    names = indicators.set_index("indicator")
+    rows = tracked[tracked["status"] != "baseline (not a target)"].copy()
+    rows["indicator_zh"] = rows["indicator"].map(names["description_zh"]).fillna(rows["indicator"])
+    rows["indicator_en"] = rows["indicator"].map(names["description_en"]).fillna(rows["indicator"])
+    rows["declared_text"] = rows.apply(target_value_text, axis=1)
+    measured = rows["measured_value"].astype(float)
+    rows["measured_text"] = np.where(measured.notna(),
+                                     measured.map(lambda v: f"{v:.1f} %") + " (" +
+                                     rows["measured_year"].astype(str) + ")", "—")
+    return rows
+
+
+def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 6) -> list:
+    """The popup of one pilot as ``[[section title, [[label, value], …]], …]`` (plain text)."""
+    facts = [["批次 Batch", BATCH_LABELS.get(int(record["batch"]), str(record["batch"]))]]
+    facts += _rows(record, ["level_label", "province_zh", "document", "land_area_km2"])
+    sections = [["基本信息 Facts", facts]]
+    stats = _rows(record, ["population_10k", "gdp_100m_yuan", "co2_per_capita_t"])
+    sections.append(["2010 年统计（报告表 1–2） 2010 statistics (seed Tables 1–2)", stats])
+    sink = [["净碳汇 低/中/高 Net sink low/central/high", sink_range_text(record)]]
+    sink += _rows(record, ["forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "offset_ratio_central",
+                           "climate_domain", "payment_cny_per_yr"])
+    sections.append(["森林碳汇（IPCC Tier 1） Forest sink (IPCC Tier 1)", sink])
+    mine = targets[targets["pilot_id"] == record.name]
+    if not mine.empty:
+        rows = [[f"{t.indicator_zh} ({t.target_year:g})" if pd.notna(t.target_year) else t.indicator_zh,
+                 f"{t.declared_text}; 实测 measured {t.measured_text}; {t.status}"]
+                for t in mine.head(max_targets).itertuples()]
+        if len(mine) > max_targets:
+            rows.append(["…", f"另 {len(mine) - max_targets} 项见试点页面 {len(mine) - max_targets} more on the pilot page"])
+        sections.append(["目标（报告表 3–16） Targets (seed Tables 3–16)", rows])
+    return sections

@@ -1,0 +1,225 @@
+"""Write the static site: ``index.html``, ``national.html``, ``batch-N.html`` and
+``pilots/<pilot_id>.html``, every page standing on its own (no request to any other host).
+
+Links between pages are relative, so the folder opens by double-click (file://) and
+from any static web server. Each page is checked for external references before it is
+written, and written atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from .._io import write_text_atomic
+from ..errors import SiteError
+from ..rasters.layer import BlockReader, LayerSpec
+from . import pages
+from .layers import LayerDef, load_layers
+from .maps import RawHTML, asset_text, build_map, page_payload, prepare_outlines, tile_provider, usable_layers
+from .overlays import Overlay, render_overlay
+from .records import BATCH_LABELS, popup_sections
+
+log = logging.getLogger(__name__)
+
+CHINA_BOX = (73.0, 17.5, 135.5, 54.0)  # west, south, east, north: the mainland with Hainan
+#: Display simplification (degrees) per kind of page: coarser where the view is wider.
+TOLERANCE = {"national": 0.01, "batch": 0.005, "pilot": 0.0}
+#: Longest side (pixels) of raster overlays per kind of page.
+OVERLAY_SIDE = {"national": 1600, "batch": 1400, "pilot": 600}
+
+_RESOURCE = re.compile(
+    r"<(?:script|img|iframe|embed|source|audio|video|link)\b[^>]*?\s(?:src|href)\s*=\s*[\"']?(?!data:)([^\"'\s>]+)",
+    re.I)
+_CSS_URL = re.compile(r"url\(\s*[\"']?(?!data:|#)([^)\"']+)", re.I)
+
+
+def external_resources(text: str) -> list[str]:
+    """Everything a page would load from outside itself: ``src``/``href`` of resource
+    elements and CSS ``url()``/``@import`` that are not ``data:`` URIs."""
+    found = [m.group(1) for m in _RESOURCE.finditer(text)]
+    for style in re.findall(r"<style[^>]*>(.*?)</style>", text, flags=re.S | re.I):
+        found += [m.group(1) for m in _CSS_URL.finditer(style)]
+        found += re.findall(r"@import\s+[\"']?([^\"';\s]+)", style)
+    return found
+
+
+@dataclass
+class RasterLayer:
+    """A raster the site may draw: its readers and what its values mean."""
+
+    readers: list[BlockReader]
+    spec: LayerSpec
+    label: str
+
+
+@dataclass
+class SiteData:
+    """Everything the pages show, prepared by the build.
+
+    Attributes
+    ----------
+    table : DataFrame
+        :func:`atlas.publish.records.pilot_table`, indexed by ``pilot_id``.
+    targets : DataFrame
+        :func:`atlas.publish.records.target_rows`.
+    outlines : GeoDataFrame
+        Display outlines of the pilots (``pilot_id``, ``level``, geometry), WGS84.
+    provinces : GeoDataFrame
+        Display outlines of the provinces, drawn as context.
+    rasters : dict
+        ``"forest"`` / ``"emissions"`` → :class:`RasterLayer` (either may be missing).
+    summary : dict
+        Headline figures of the build (shown on the index page).
+    downloads : list of str
+        Data files of the build, relative to the site folder.
+    notes : list of str
+        Caveats shown on every page.
+    """
+
+    table: pd.DataFrame
+    targets: pd.DataFrame
+    outlines: gpd.GeoDataFrame
+    provinces: gpd.GeoDataFrame
+    rasters: dict[str, RasterLayer] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    downloads: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _finish_html(rendered: str, extra_body: str = "") -> str:
+    """Set the document language and append ``extra_body`` at the end of ``<body>``."""
+    rendered = rendered.replace("<html>", '<html lang="zh-CN">', 1)
+    if extra_body:
+        head, sep, tail = rendered.rpartition("</body>")
+        rendered = head + extra_body + sep + tail
+    return rendered
+
+
+def _write_page(path: Path, text: str) -> Path:
+    external = external_resources(text)
+    if external:
+        raise SiteError(f"Page {path.name} would load {len(external)} resource(s) from outside itself, "
+                        f"first {external[0]!r}", "every script, style and image inlined",
+                        "report this: a map element linked a resource instead of inlining it")
+    return write_text_atomic(path, text, overwrite=True)
+
+
+def _overlays(data: SiteData, layers: list[LayerDef], box, page_datum: str, side: int,
+              notes: list[str]) -> list[Overlay]:
+    out = []
+    for layer in layers:
+        if layer.kind != "raster":
+            continue
+        raster = data.rasters.get(layer.source)
+        if raster is None:
+            notes.append(f"{layer.title}: 本次构建无此栅格 no {layer.source} raster in this build")
+            continue
+        overlay = render_overlay(layer, raster.readers, raster.spec, box, page_datum, side)
+        if overlay is not None:
+            out.append(overlay)
+    return out
+
+
+def _bounds(frame: gpd.GeoDataFrame, pad: float) -> tuple[float, float, float, float]:
+    west, south, east, north = frame.total_bounds
+    dx, dy = (east - west) * pad + 0.01, (north - south) * pad + 0.01
+    return west - dx, south - dy, east + dx, north + dy
+
+
+def map_page(data: SiteData, layers: list[LayerDef], ids: list[str], kind: str, title: str,
+             links: list[tuple[str, str]], tiles: str, page_prefix: str, extra_body: str = "") -> str:
+    """HTML of one map page showing the pilots ``ids``."""
+    provider = tile_provider(tiles)
+    page_datum = provider.datum if provider else "wgs84"
+    table = data.table.loc[ids]
+    outlines = data.outlines.set_index("pilot_id").loc[ids].reset_index()
+    tol = TOLERANCE[kind]
+    features = prepare_outlines(outlines, "pilot_id", tol, page_datum)
+    context = prepare_outlines(data.provinces.assign(level="province"), "adcode", max(tol, 0.005), page_datum) \
+        if kind != "pilot" else None
+    chosen, notes = usable_layers(table, layers)
+    popups = {pid: popup_sections(table.loc[pid], data.targets) for pid in ids}
+    payload, specs = page_payload(table, features, context, chosen, popups, page_prefix)
+    if kind == "pilot":
+        for entry in payload["pilots"].values():
+            entry["page"] = ""  # no link to the page the reader is on
+    box = CHINA_BOX if kind == "national" else _bounds(outlines, 0.08)
+    if page_datum == "gcj02":
+        from ..datum import wgs84_to_gcj02
+        (w, e), (s, n) = wgs84_to_gcj02([box[0], box[2]], [box[1], box[3]])
+        box = (float(w), float(s), float(e), float(n))
+    overlays = _overlays(data, layers, box, page_datum, OVERLAY_SIDE[kind], notes)
+    height = "430px" if kind == "pilot" else "100%"
+    fmap = build_map(payload, specs, overlays, box, tiles=tiles, height=height)
+    figure = fmap.get_root()
+    figure.title = pages.esc(title)
+    all_notes = data.notes + notes + ([f"底图 {provider.name_en}: 矢量已转换为 GCJ-02 vectors shifted to GCJ-02"]
+                                      if page_datum == "gcj02" else [])
+    figure.html.add_child(RawHTML(pages.nav_bar(title, links, all_notes)), name="atlas_bar", index=0)
+    if kind != "pilot":
+        figure.header.add_child(RawHTML("<style>body{display:flex;flex-direction:column;height:100vh;}"
+                                        ".folium-map{flex:1 1 auto;height:auto!important;}</style>"),
+                                name="atlas_layout")
+    return _finish_html(figure.render(), extra_body)
+
+
+def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | None = None, tiles: str = "none",
+                 progress: Callable[[int, int], None] | None = None) -> list[Path]:
+    """Write the whole site into ``out_dir`` and return the pages written.
+
+    Parameters
+    ----------
+    data : SiteData
+    out_dir : path
+    layers : list of LayerDef, optional
+        Default: the project's ``layers/*.toml``.
+    tiles : str
+        Basemap provider (:data:`atlas.publish.maps.TILE_PROVIDERS`); "none" by default.
+    progress : callable, optional
+        Called with (pages done, pages in all) after each page.
+    """
+    out = Path(out_dir)
+    layers = load_layers() if layers is None else layers
+    tile_provider(tiles)  # fail before any work on an unknown provider
+    ids = list(data.table.index)
+    batches = sorted(int(b) for b in data.table["batch"].unique())
+    total = 2 + len(batches) + len(ids)
+    written: list[Path] = []
+
+    def done(path: Path) -> None:
+        written.append(path)
+        if progress:
+            progress(len(written), total)
+
+    nav = [("index.html", "目录 Index"), ("national.html", "全国 National")] + \
+        [(f"batch-{b}.html", BATCH_LABELS[b]) for b in batches]
+    done(_write_page(out / "national.html", map_page(
+        data, layers, ids, "national", "全国低碳试点 National low-carbon pilots", nav, tiles, "pilots/")))
+    for b in batches:
+        members = [pid for pid in ids if int(data.table.loc[pid, "batch"]) == b]
+        done(_write_page(out / f"batch-{b}.html", map_page(
+            data, layers, members, "batch", f"{BATCH_LABELS[b]} · {len(members)} 个试点 pilots", nav, tiles,
+            "pilots/")))
+    up = [("../" + href, text) for href, text in nav]
+    for pid in ids:
+        record = data.table.loc[pid]
+        mine = data.targets[data.targets["pilot_id"] == pid]
+        title = f"{record['name_zh']} {record['name_en']} · {BATCH_LABELS[int(record['batch'])]}"
+        html_text = map_page(data, layers, [pid], "pilot", title, up, tiles, "",
+                             extra_body=pages.pilot_body(record, mine))
+        done(_write_page(out / "pilots" / f"{pid}.html", html_text))
+    maps = [("national.html", "全国地图 National map")] + \
+        [(f"batch-{b}.html", f"{BATCH_LABELS[b]} 地图 map") for b in batches]
+    index = pages.document("低碳试点地区碳图集 Pilot-Region Carbon Atlas",
+                           pages.index_body(data.table, data.summary, maps, data.downloads, data.notes),
+                           head_extra=f"<style>{asset_text('atlas.css')}</style>\n")
+    done(_write_page(out / "index.html", index))
+    return written
+

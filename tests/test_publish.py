@@ -1,0 +1,290 @@
+"""The published site without a browser: layer specs, classification, overlays, escaping,
+self-containment. (tests/test_site_browser.py opens the pages in headless Chromium.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import rasterio
+from affine import Affine
+from rasterio.warp import Resampling, reproject
+from shapely.geometry import box
+
+from atlas import datum
+from atlas.errors import SiteError
+from atlas.publish import records
+from atlas.publish.layers import classify, load_layers, parse_layer
+from atlas.publish.maps import script_json, tile_provider
+from atlas.publish.overlays import mercator_frame, mercator_to_lonlat, lonlat_to_mercator, render_overlay, sample_layer
+from atlas.publish.site import RasterLayer, SiteData, external_resources, publish_site
+from atlas.rasters.layer import ArraySource, LayerSpec
+
+
+def layer(tmp_path: Path, **doc):
+    base = {"id": "t", "title_zh": "测试", "title_en": "Test", "column": "v", "colours": {"scale": "YlGn"}}
+    base.update(doc)
+    return parse_layer(base, tmp_path / "t.toml")
+
+
+# ---------------------------------------------------------------- layer specs
+
+def test_project_layers_load_and_cover_the_issue_list():
+    ids = {layer.id for layer in load_layers()}
+    assert {"batch", "co2_per_capita_2010", "emissions_raster", "forest_share", "net_sink", "sink_per_ha",
+            "offset_ratio", "compensation_balance", "target_status", "forest_raster",
+            "emissions_density"} <= ids
+
+
+@pytest.mark.parametrize("doc, key", [
+    ({"colour": "red"}, "colour"),                                   # unknown key
+    ({"id": "Bad Id"}, "id"),
+    ({"kind": "heatmap"}, "kind"),
+    ({"classification": {"scheme": "jenks"}}, "classification.scheme"),
+    ({"classification": {"k": 12}}, "classification.k"),
+    ({"classification": {"scheme": "fixed", "breaks": [3, 1]}}, "classification.breaks"),
+    ({"colours": {"scale": "NotABrewerScale"}}, "colours.scale"),
+    ({"colours": {}}, "colours"),
+    ({"kind": "raster", "source": "rainfall"}, "source"),
+])
+def test_bad_layer_spec_names_file_and_key(tmp_path, doc, key):
+    with pytest.raises(SiteError) as err:
+        layer(tmp_path, **doc)
+    assert "t.toml" in str(err.value) and repr(key) in str(err.value)
+
+
+def test_invalid_toml_and_duplicate_ids(tmp_path):
+    (tmp_path / "a.toml").write_text('id = "x"\ntitle_zh = "甲"\ntitle_en = "A"\ncolumn = "v"\n'
+                                     '[colours]\nscale = "YlGn"\n', encoding="utf-8")
+    (tmp_path / "b.toml").write_text((tmp_path / "a.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    with pytest.raises(SiteError, match="more than one file"):
+        load_layers(tmp_path)
+    (tmp_path / "b.toml").write_text("id = [", encoding="utf-8")
+    with pytest.raises(SiteError, match="b.toml is not valid"):
+        load_layers(tmp_path)
+
+
+def test_fixed_breaks_by_hand(tmp_path):
+    spec = layer(tmp_path, classification={"scheme": "fixed", "breaks": [10, 20]})
+    # upper bounds 10, 20 (and the maximum 30 appended): 5→0, 10→0 (inclusive), 15→1, 30→2, NaN→-1
+    got = classify([5, 10, 15, 30, np.nan], spec)
+    assert got.index.tolist() == [0, 0, 1, 2, -1]
+    assert len(got.colours) == len(got.labels) == 3
+
+
+def test_diverging_classes_split_at_the_centre(tmp_path):
+    spec = layer(tmp_path, classification={"scheme": "quantiles", "k": 4, "centre": 0.0},
+                 colours={"scale": "RdYlGn"})
+    values = np.array([-40.0, -30.0, -2.0, -1.0, 3.0, 5.0, 50.0, 60.0])
+    got = classify(values, spec)
+    below = got.index[values <= 0]
+    above = got.index[values > 0]
+    assert below.max() < above.min()                       # no class straddles zero
+    assert got.labels[below.max()].endswith("– 0")          # the last class below ends at the centre
+    reds, greens = set(got.colours[i] for i in below), set(got.colours[i] for i in above)
+    assert not reds & greens
+
+
+def test_only_negative_values_still_classify(tmp_path):
+    spec = layer(tmp_path, classification={"scheme": "quantiles", "k": 6, "centre": 0.0},
+                 colours={"scale": "RdYlGn"})
+    got = classify(np.array([-5.0, -3.0, -1.0]), spec)
+    assert (got.index >= 0).all() and len(got.colours) == len(got.labels)
+
+
+def test_categories_match_numbers_and_strings():
+    layers = {lay.id: lay for lay in load_layers()}
+    assert classify(np.array([1, 3, 2, 7]), layers["batch"]).index.tolist() == [0, 2, 1, -1]
+    status = classify(np.array(["met", "no targets", None], dtype=object), layers["target_status"])
+    assert status.index.tolist() == [0, 4, -1]
+
+
+# ---------------------------------------------------------------- overlays
+
+def test_mercator_round_trip():
+    lon = np.array([73.5, 100.0, 135.0])
+    lat = np.array([18.0, 35.5, 53.5])
+    back = mercator_to_lonlat(*lonlat_to_mercator(lon, lat))
+    np.testing.assert_allclose(back, (lon, lat), atol=1e-9)
+
+
+def test_overlay_sampling_matches_rasterio_reproject():
+    """Our nearest-neighbour Mercator image equals GDAL's warp into the same EPSG:3857 grid."""
+    rng = np.random.default_rng(7)
+    classes = rng.integers(1, 6, size=(90, 120)).astype(np.uint8)
+    transform = Affine(0.25, 0, 100.013, 0, -0.25, 40.017)   # odd origin: no ties at pixel centres
+    source = ArraySource(classes, transform, "EPSG:4326", nodata=0)
+    spec = LayerSpec("forest", "classes", "class", nodata=0)
+    frame = mercator_frame(101.0, 19.0, 128.0, 39.0, max_side=300)
+    ours = sample_layer([source], spec, frame)
+    gdal = np.zeros((frame.height, frame.width), dtype=np.uint8)
+    reproject(classes, gdal, src_transform=transform, src_crs="EPSG:4326", src_nodata=0,
+              dst_transform=Affine(frame.pixel, 0, frame.x0, 0, -frame.pixel, frame.y0), dst_crs="EPSG:3857",
+              dst_nodata=0, resampling=Resampling.nearest)
+    same = np.nan_to_num(ours, nan=0).astype(np.uint8) == gdal
+    assert same.mean() > 0.995  # differences only where a pixel centre sits on a cell edge
+
+
+def test_amount_becomes_density_per_km2():
+    # one tonne in every 0.1° cell; at the equator a 0.1° × 0.1° cell is about 123.6 km²
+    # (WGS84: 11.132 km × 11.057 km), so the density is about 1/123.1 t/km²
+    ones = np.ones((20, 20), dtype=np.float32)
+    source = ArraySource(ones, Affine(0.1, 0, 0.0, 0, -0.1, 1.0), "EPSG:4326")
+    spec = LayerSpec("emissions", "amount", "t CO2/cell/yr")
+    frame = mercator_frame(0.05, -0.95, 1.95, 0.95, max_side=40)
+    density = sample_layer([source], spec, frame)
+    cell_km2 = 11.1319 * 11.0574
+    assert np.nanmax(np.abs(density * cell_km2 - 1.0)) < 2e-3
+
+
+def test_gcj02_page_samples_the_true_place():
+    """On a GCJ-02 page the pixel at GCJ coordinates (x, y) shows the raster at the WGS84 place."""
+    marker = np.zeros((200, 200), dtype=np.uint8)
+    transform = Affine(0.001, 0, 116.3, 0, -0.001, 40.0)
+    marker[100, 100] = 1                                   # WGS84 cell centred at 116.4005, 39.8995
+    source = ArraySource(marker, transform, "EPSG:4326", nodata=0)
+    spec = LayerSpec("forest", "classes", "class", nodata=0)
+    gx, gy = datum.wgs84_to_gcj02(116.4005, 39.8995)
+    frame = mercator_frame(float(gx) - 0.0005, float(gy) - 0.0005, float(gx) + 0.0005, float(gy) + 0.0005, 3)
+    on_gcj_page = sample_layer([source], spec, frame, page_datum="gcj02")
+    on_wgs_page = sample_layer([source], spec, frame, page_datum="wgs84")
+    assert on_gcj_page[1, 1] == 1
+    assert np.isnan(on_wgs_page[1, 1])                     # ~500 m off: the marker is elsewhere
+
+
+def test_render_overlay_is_a_png_with_legend(tmp_path):
+    layers = {lay.id: lay for lay in load_layers()}
+    classes = np.array([[1, 2], [0, 5]], dtype=np.uint8)
+    source = ArraySource(classes, Affine(1, 0, 100, 0, -1, 30), "EPSG:4326", nodata=0)
+    spec = LayerSpec("forest", "classes", "class", nodata=0)
+    overlay = render_overlay(layers["forest_raster"], [source], spec, (100, 28, 102, 30), max_side=20)
+    assert overlay.data_uri.startswith("data:image/png;base64,")
+    assert len(overlay.classes.labels) == 5
+    assert render_overlay(layers["forest_raster"], [source], spec, (10, 10, 11, 11), max_side=5) is None
+
+
+# ---------------------------------------------------------------- escaping and self-containment
+
+def test_script_json_cannot_close_the_script():
+    text = script_json({"name": "</script><script>alert(1)</script>", "amp": "a&b"})
+    assert "</" not in text and "<" not in text and "&" not in text
+
+
+def test_external_resources_found():
+    page = ('<script src="https://cdn.example/x.js"></script><link rel="stylesheet" href="//cdn/y.css">'
+            '<img src="data:image/png;base64,AAAA"><style>.a{background:url(https://e/i.png)} '
+            '.b{background:url(data:image/png;base64,AA)}</style><a href="https://example.org">ok</a>')
+    assert external_resources(page) == ["https://cdn.example/x.js", "//cdn/y.css", "https://e/i.png"]
+
+
+def test_unknown_tile_provider():
+    with pytest.raises(SiteError, match="Unknown tile provider"):
+        tile_provider("google")
+    assert tile_provider("amap").datum == "gcj02"
+
+
+# ---------------------------------------------------------------- target status
+
+def test_target_status_summary():
+    tracked = pd.DataFrame({
+        "pilot_id": ["A", "A", "B", "B", "C", "C"],
+        "status": ["met", "not met", "met", "not measurable", "not measurable", "baseline (not a target)"],
+    })
+    got = records.target_status(tracked, pd.Index(["A", "B", "C", "D"]))
+    assert got["target_status"].tolist() == ["partly met", "met", "not measurable", "no targets"]
+    assert got.loc["A", "target_summary"].startswith("1 / 2")
+
+
+# ---------------------------------------------------------------- a tiny site
+
+HOSTILE = "<script>window.pwned=1</script>{{ 7*7 }}"
+
+
+@pytest.fixture
+def tiny_site_data() -> SiteData:
+    """Three square pilots in south China, one named like an attack, and a forest raster."""
+    ids = ["P1-01", "P1-02", "P2-01"]
+    table = pd.DataFrame({
+        "pilot_id": ids, "batch": [1, 1, 2], "year": [2010, 2010, 2012], "document": ["doc"] * 3,
+        "name_zh": ["甲省", HOSTILE, "丙市"], "name_en": ["Jia", "Yi & <b>Co</b>", "Bing"],
+        "pinyin": ["jia", "yi", "bing"], "level": ["province", "prefecture", "prefecture"],
+        "province_zh": ["甲省", "甲省", "丙省"], "land_area_km2": [1e4, 2e3, 3e3],
+        "population_10k": [100.0, np.nan, 50.0], "gdp_100m_yuan": [10.0, np.nan, 5.0],
+        "co2_per_capita_t": [5.0, np.nan, 7.5],
+        "forest_ha": [1e5, 2e4, 0.0], "forest_share_of_land": [0.1, 0.1, 0.0],
+        "net_sink_tco2_per_yr_low": [1e5, 1e4, 0.0], "net_sink_tco2_per_yr_central": [2e5, 2e4, 0.0],
+        "net_sink_tco2_per_yr_high": [3e5, 3e4, 0.0], "net_sink_tco2_per_ha_land_yr_central": [0.2, 0.1, 0.0],
+        "climate_domain": ["subtropical"] * 3, "emissions_tco2_per_yr": [5e6, np.nan, 3.75e6],
+        "offset_ratio_central": [0.04, np.nan, 0.0], "balance_tco2_per_yr": [-4.8e6, np.nan, -3.75e6],
+        "payment_cny_per_yr": [1.9e7, 1.9e6, 0.0], "transfer_cny_per_yr": [0.0, np.nan, 0.0],
+        "target_status": ["not met", "no targets", "not measurable"],
+        "target_summary": ["0 / 1", "none", "none of 1"],
+    }).set_index("pilot_id")
+    table["level_label"] = table["level"]
+    targets = pd.DataFrame({
+        "pilot_id": ["P1-01", "P2-01"], "indicator": ["forest_coverage", "carbon_intensity_reduction_vs_2010"],
+        "indicator_zh": ["森林覆盖率", "碳强度下降"], "indicator_en": ["Forest coverage <i>", "Carbon intensity"],
+        "target_year": [2020.0, 2015.0], "value_low": [25.0, 18.0], "value_high": [25.0, 18.0],
+        "unit": ["%", "%"], "declared_text": ["25 %", "18 %"], "measured_value": [10.0, np.nan],
+        "measured_text": ["10.0 % (2019)", "—"], "status": ["not met", "not measurable"],
+        "source_table": ["Table 3", "Table 9"], "caveat": ["<caveat>", ""],
+    })
+    outlines = gpd.GeoDataFrame({"pilot_id": ids, "level": table["level"].to_numpy()},
+                                geometry=[box(110, 22, 112, 24), box(110.5, 22.5, 111, 23), box(113, 23, 114, 24)],
+                                crs="EPSG:4326")
+    provinces = gpd.GeoDataFrame({"adcode": [440000]}, geometry=[box(109, 21, 115, 25)], crs="EPSG:4326")
+    forest = np.zeros((40, 60), dtype=np.uint8)
+    forest[5:30, 5:40] = 2
+    reader = ArraySource(forest, Affine(0.1, 0, 109.0, 0, -0.1, 25.0), "EPSG:4326", nodata=255)
+    rasters = {"forest": RasterLayer([reader], LayerSpec("igbp", "classes", "class", nodata=255), "test forest")}
+    return SiteData(table=table, targets=targets, outlines=outlines, provinces=provinces, rasters=rasters,
+                    summary={"pilots_total": 3, "pilots_per_batch": {1: 2, 2: 1}}, downloads=["data/x.csv"],
+                    notes=["a <note>"])
+
+
+def test_tiny_site_pages_escape_and_stand_alone(tiny_site_data, tmp_path):
+    pages = publish_site(tiny_site_data, tmp_path)
+    names = sorted(p.relative_to(tmp_path).as_posix() for p in pages)
+    assert names == ["batch-1.html", "batch-2.html", "index.html", "national.html",
+                     "pilots/P1-01.html", "pilots/P1-02.html", "pilots/P2-01.html"]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert external_resources(text) == [], page
+        assert "window.pwned=1</script>" not in text           # never as markup
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "&lt;script&gt;window.pwned=1&lt;/script&gt;{{ 7*7 }}" in index     # shown as text, not run
+    national = (tmp_path / "national.html").read_text(encoding="utf-8")
+    assert "\\u003cscript\\u003ewindow.pwned=1\\u003c/script\\u003e{{ 7*7 }}" in national  # JSON, not a template
+    assert "https://cdn" not in national and "jquery" not in national.lower()
+    pilot = (tmp_path / "pilots" / "P1-01.html").read_text(encoding="utf-8")
+    assert "&lt;caveat&gt;" in pilot and "<svg" in pilot
+
+
+def test_gcj02_site_shifts_vectors(tiny_site_data, tmp_path):
+    publish_site(tiny_site_data, tmp_path / "wgs")
+    publish_site(tiny_site_data, tmp_path / "gcj", tiles="amap")
+    wgs = (tmp_path / "wgs" / "batch-2.html").read_text(encoding="utf-8")
+    gcj = (tmp_path / "gcj" / "batch-2.html").read_text(encoding="utf-8")
+    assert "[113.0,23.0]" in wgs
+    gx, gy = datum.wgs84_to_gcj02(113.0, 23.0)
+    assert f"[{float(np.round(gx, 4))},{float(np.round(gy, 4))}]" in gcj
+    assert "autonavi" in gcj and "autonavi" not in wgs
+
+
+def test_reading_raster_overlays_from_files(tif, tmp_path):
+    """File sources give the same image as the in-memory array (GDAL picks the cells)."""
+    rng = np.random.default_rng(3)
+    data = rng.integers(1, 6, size=(300, 400)).astype(np.uint8)
+    transform = Affine(0.01, 0, 110.003, 0, -0.01, 25.007)
+    path = tif("f.tif", data, transform, nodata=0)
+    from atlas.rasters.layer import RasterSource
+    spec = LayerSpec("forest", "classes", "class", nodata=0)
+    frame = mercator_frame(110.2, 22.5, 113.8, 24.8, max_side=500)
+    from_file = sample_layer([RasterSource(path)], spec, frame)
+    from_memory = sample_layer([ArraySource(data, transform, "EPSG:4326", nodata=0)], spec, frame)
+    np.testing.assert_array_equal(from_file, from_memory)
+    with rasterio.open(path) as ds:
+        assert ds.read(1).sum() == data.sum()  # input untouched
