@@ -15,6 +15,7 @@ from ..errors import AtlasError
 from .build import build_cmd
 from .regions import regions_cmd
 from .compensate import compensate_cmd
+from .fetch import fetch_cmd
 from .sinks import sinks_cmd
 from .targets import targets_cmd
 from .zonal import zonal_cmd
@@ -51,6 +52,7 @@ cli.add_command(zonal_cmd)
 cli.add_command(sinks_cmd)
 cli.add_command(compensate_cmd)
 cli.add_command(targets_cmd)
+cli.add_command(fetch_cmd)
 
 
 def main() -> None:
