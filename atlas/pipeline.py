@@ -16,11 +16,13 @@ import numpy as np
 import pandas as pd
 
 from . import boundaries, compensation, factors, registry, sinks, targets
-from .errors import FactorError
+from .errors import FactorError, UnitsError
 from .export import write_frame
 from .paths import geodata_dir
 from .publish import records
+from .publish.maps import tile_provider
 from .publish.site import RasterLayer, SiteData, publish_site
+from .rasters import open_layer
 from .rasters import modis
 from .rasters.layer import LayerSpec, RasterSource
 from .zonal import zonal_stats
@@ -35,14 +37,41 @@ DEFAULT_FOREST = "mcd12c1_2019_igbp_china.tif"
 NOT_MAINLAND = (710000, 810000, 820000)
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """Choices of a build beyond the embedded defaults.
+
+    Attributes
+    ----------
+    tiles : str
+        Basemap of the published maps (:data:`atlas.publish.maps.TILE_PROVIDERS`).
+    emissions : tuple of paths
+        An emissions raster (or the tiles of a mosaic): summed exactly over each pilot,
+        it replaces the reported 2010 emissions in offset ratios and is drawn on the maps.
+    emissions_product, emissions_kind, emissions_units : str, optional
+        How to read it (product adapter, or kind/units of a generic raster).
+    workers : int, optional
+        Threads of the zonal engine.
+    """
+
+    tiles: str = "none"
+    emissions: tuple[str, ...] = ()
+    emissions_product: str | None = None
+    emissions_kind: str | None = None
+    emissions_units: str | None = None
+    workers: int | None = None
+
+
 @dataclass
 class BuildResult:
     """What :func:`build` wrote and the headline figures it found."""
 
     out_dir: Path
+    options: BuildOptions = field(default_factory=BuildOptions)
     files: list[Path] = field(default_factory=list)
     summary: dict[str, object] = field(default_factory=dict)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    rasters: dict[str, RasterLayer] = field(default_factory=dict)
 
 
 def publish_registry(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
@@ -101,7 +130,10 @@ def forest_tables(pilots: gpd.GeoDataFrame, provinces: gpd.GeoDataFrame,
 def publish_forest(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
     """Write forest area per pilot and per province; keep the tables for later steps."""
     data = out_dir / "data"
-    per_pilot, per_province = forest_tables(result.tables["pilot_outlines"], result.tables["province_outlines"])
+    per_pilot, per_province = forest_tables(result.tables["pilot_outlines"], result.tables["province_outlines"],
+                                            result.options.workers)
+    readers, spec = default_forest_layer()
+    result.rasters["forest"] = RasterLayer(readers, spec, "MODIS MCD12C1 2019")
     result.files.append(write_frame(per_pilot, data / "forest_modis2019_pilots.csv", overwrite=True))
     result.files.append(write_frame(per_province, data / "forest_modis2019_provinces.csv", overwrite=True))
     mainland = per_province[~per_province["adcode"].astype(int).isin(NOT_MAINLAND)]
@@ -109,6 +141,27 @@ def publish_forest(reg: registry.Registry, out_dir: Path, result: BuildResult) -
     result.summary["forest_caveat"] = modis.UNDERCOUNT_CAVEAT
     result.tables["forest_pilots"] = per_pilot
     result.tables["forest_provinces"] = per_province
+
+
+def publish_emissions(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
+    """Sum the emissions raster of the options (if any) exactly over every pilot."""
+    opts = result.options
+    if not opts.emissions:
+        return
+    readers, spec = open_layer(list(opts.emissions), product=opts.emissions_product, kind=opts.emissions_kind,
+                               units=opts.emissions_units)
+    if spec.unit.output != "tco2_per_yr":
+        raise UnitsError(f"The emissions raster gives {spec.unit.output}, not CO2 per year",
+                         "an emissions layer in t CO2 or t C per cell and year, or a CO2 flux density",
+                         "pass --emissions-kind/--emissions-units that describe the file")
+    table = zonal_stats(result.tables["pilot_outlines"], readers, spec, id_column="pilot_id", workers=opts.workers)
+    column = f"{spec.name}_tco2_per_yr"
+    series = table.set_index("pilot_id")[column]
+    label = ", ".join(Path(p).name for p in opts.emissions[:3]) + (" …" if len(opts.emissions) > 3 else "")
+    result.tables["raster_emissions"] = series
+    result.rasters["emissions"] = RasterLayer(readers, spec, label)
+    result.files.append(write_frame(table, out_dir / "data" / "emissions_raster_pilots.csv", overwrite=True))
+    result.summary["emissions_raster"] = label
 
 
 def domain_by_latitude(lat: float) -> str:
@@ -175,10 +228,13 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     areas = sinks.forest_by_type_from_igbp(forest, "pilot_id").set_index("pilot_id")
     domains = factors.read_climate_domains().set_index("pilot_id")["climate_domain"]
     by_id = forest.set_index("pilot_id")
-    per_pilot = sink_table(areas, domains, lib, emissions=reported_emissions(reg), land_ha=by_id["land_area_ha"])
+    raster = result.tables.get("raster_emissions")
+    emissions = raster if raster is not None else reported_emissions(reg)
+    source = (f"raster: {result.rasters['emissions'].label}" if raster is not None
+              else "reported 2010 (seed Tables 1-2: per-capita × population)")
+    per_pilot = sink_table(areas, domains, lib, emissions=emissions, land_ha=by_id["land_area_ha"])
     per_pilot.insert(0, "name_zh", by_id["name_zh"])
-    per_pilot["emissions_source"] = np.where(per_pilot["emissions_tco2_per_yr"].notna(),
-                                             "reported 2010 (seed Tables 1-2: per-capita × population)", "")
+    per_pilot["emissions_source"] = np.where(per_pilot["emissions_tco2_per_yr"].notna(), source, "")
     per_pilot["forest_source"] = "MODIS MCD12C1 2019 (majority class; undercounts sparse forest)"
     result.files.append(write_frame(per_pilot.reset_index(), data / "sinks_pilots.csv", overwrite=True))
 
@@ -218,25 +274,24 @@ def site_data(reg: registry.Registry, result: BuildResult) -> SiteData:
     """What the published pages show, from the tables the earlier steps left in ``result``."""
     t = result.tables
     table = records.pilot_table(t["pilots"], t["forest_pilots"], t["sinks_pilots"], t["ledger"],
-                                t["targets_tracking"])
-    readers, spec = default_forest_layer()
+                                t["targets_tracking"], t.get("raster_emissions"))
     downloads = sorted(str(f.relative_to(result.out_dir)) for f in result.files
                        if f.parent == result.out_dir / "data")
     notes = [modis.UNDERCOUNT_CAVEAT,
              "碳汇为 IPCC Tier 1 增量-损失法，无损失图层时为总清除量 Sinks: IPCC Tier 1 gain-loss; without a loss "
              "layer they are gross removals.",
-             "排放为报告表 1–2 的 2010 年人均排放 × 人口 Emissions: reported 2010 per-capita × population "
-             "(seed Tables 1–2)."]
+             ("排放为报告表 1–2 的 2010 年人均排放 × 人口 Emissions: reported 2010 per-capita × population "
+              "(seed Tables 1–2)." if "emissions" not in result.rasters else
+              f"排放来自栅格 Emissions from the raster {result.rasters['emissions'].label}, summed exactly per pilot.")]
     return SiteData(table=table, targets=records.target_rows(t["targets_tracking"], reg.indicators),
                     outlines=t["pilot_display"], provinces=t["province_display"],
-                    rasters={"forest": RasterLayer(readers, spec, "MODIS MCD12C1 2019")},
+                    rasters=result.rasters,
                     summary=result.summary, downloads=downloads, notes=notes)
 
 
-def publish_pages(reg: registry.Registry, out_dir: Path, result: BuildResult,
-                  tiles: str = "none", page_progress: Callable[[int, int], None] | None = None) -> None:
+def publish_pages(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:
     """Write the static site (index, national and batch maps, one page per pilot)."""
-    pages = publish_site(site_data(reg, result), out_dir, tiles=tiles, progress=page_progress)
+    pages = publish_site(site_data(reg, result), out_dir, tiles=result.options.tiles)
     result.files.extend(pages)
     result.summary["site_pages"] = len(pages)
 
@@ -245,12 +300,13 @@ def publish_pages(reg: registry.Registry, out_dir: Path, result: BuildResult,
 STEPS = (
     ("registry and boundaries", publish_registry),
     ("forest cover (MODIS MCD12C1 2019)", publish_forest),
+    ("emissions raster (when given)", publish_emissions),
     ("sinks, compensation, targets", publish_sinks),
     ("published site", publish_pages),
 )
 
 
-def build(out_dir: str | Path, progress: Progress | None = None) -> BuildResult:
+def build(out_dir: str | Path, progress: Progress | None = None, options: BuildOptions | None = None) -> BuildResult:
     """Run the default job on the embedded data and publish it into ``out_dir``.
 
     Parameters
@@ -259,10 +315,14 @@ def build(out_dir: str | Path, progress: Progress | None = None) -> BuildResult:
         Output folder (created if needed). Files the build owns are replaced atomically.
     progress : callable, optional
         Called with the label of each step of :data:`STEPS` before it runs.
+    options : BuildOptions, optional
+        Basemap, emissions raster, workers; the embedded defaults otherwise.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result = BuildResult(out)
+    options = options or BuildOptions()
+    tile_provider(options.tiles)  # an unknown basemap fails before any work
+    result = BuildResult(out, options)
     say = progress or (lambda label: None)
     reg = registry.load_registry()
     for label, step in STEPS:

@@ -152,3 +152,32 @@ def test_sinks_compensate_targets(run, tmp_path):
     tracked = pd.read_csv(tmp_path / "t.csv")
     assert set(tracked["status"]) <= {"met", "not met", "not measurable", "baseline (not a target)"}
     assert tracked.loc[tracked["indicator"] == "forest_coverage", "measured_value"].notna().all()
+
+
+def test_build_with_emissions_raster_and_gcj02_basemap(run, tif, tmp_path):
+    # 1000 t CO2 in every 0.5° cell of 20-30°N, 110-120°E. Shenzhen's outline (2,136 km²,
+    # geodata/README.md) lies across the 22.5°N row edge where a 0.5° cell is about
+    # 51.4 km × 55.3 km ≈ 2,842 km², so its raster emissions are about 1000 × 2136 / 2842 ≈ 752 t.
+    emissions = south_china(tif, "emissions.tif", np.full((20, 20), 1000.0, dtype=np.float32))
+    site = tmp_path / "site"
+    res = run("build", "--out", site, "--tiles", "amap", "--emissions", emissions,
+              "--emissions-kind", "amount", "--emissions-units", "t CO2/cell/yr")
+    assert res.exit_code == 0, res.output
+    per_pilot = pd.read_csv(site / "data" / "emissions_raster_pilots.csv").set_index("pilot_id")
+    assert per_pilot.loc["P1-08", "value_tco2_per_yr"] == pytest.approx(752, rel=0.01)
+    sinks = pd.read_csv(site / "data" / "sinks_pilots.csv").set_index("pilot_id")
+    assert sinks.loc["P1-08", "emissions_source"].startswith("raster")
+    assert sinks.loc["P1-08", "emissions_tco2_per_yr"] == per_pilot.loc["P1-08", "value_tco2_per_yr"]
+    assert pd.isna(sinks.loc["P1-02", "emissions_tco2_per_yr"])   # Liaoning: outside the raster
+    national = (site / "national.html").read_text(encoding="utf-8")
+    assert '"id":"emissions_raster"' in national and '"id":"emissions_density"' in national
+    assert "autonavi" in national and "GCJ-02" in national
+
+
+def test_build_refuses_unknown_basemap_and_non_co2_emissions(tif, tmp_path):
+    res = CliRunner().invoke(cli, ["build", "--out", str(tmp_path), "--tiles", "google"])
+    assert res.exit_code == 2 and "google" in res.output
+    people = south_china(tif, "people.tif", np.ones((4, 4), dtype=np.float32))
+    res = CliRunner().invoke(cli, ["build", "--out", str(tmp_path / "s"), "--emissions", str(people),
+                                   "--emissions-kind", "amount", "--emissions-units", "persons/cell"])
+    assert res.exit_code == 2 and "not CO2 per year" in res.output

@@ -288,3 +288,14 @@ def test_reading_raster_overlays_from_files(tif, tmp_path):
     np.testing.assert_array_equal(from_file, from_memory)
     with rasterio.open(path) as ds:
         assert ds.read(1).sum() == data.sum()  # input untouched
+
+
+def test_gcj02_inverse_on_a_grid_matches_the_exact_inverse():
+    """The interpolated inverse used for big overlays stays within a metre of the exact one."""
+    from atlas.publish.overlays import _interp_grid
+    lon = np.linspace(113.0, 114.7, 700)
+    lat = np.linspace(22.2, 23.1, 400)
+    fast_lon, fast_lat = _interp_grid(lon, lat, 1 / 40)
+    exact_lon, exact_lat = datum.gcj02_to_wgs84(*np.meshgrid(lon, lat))
+    metres = 111_000 * np.hypot(fast_lon - exact_lon, fast_lat - exact_lat)
+    assert metres.max() < 1.0

@@ -49,3 +49,19 @@ def test_carbontracker_fossil_flux_density(realdata, mainland):
     out = zonal_stats(mainland, readers, spec, id_column="adcode")
     tg_c = out["fossil_tco2_per_yr"].sum() / CO2_PER_C / 1e6
     assert 1700 < tg_c < 2100
+
+
+def test_build_with_cdiac_emissions(realdata, tmp_path):
+    """The published site with raster-derived emissions from a real emissions grid."""
+    from atlas import pipeline
+    from atlas.publish.site import external_resources
+
+    options = pipeline.BuildOptions(emissions=(str(realdata / "cdiac_gridcar" / "cdiac_gridcar_2013_china.tif"),),
+                                    emissions_kind="amount", emissions_units="t C/cell/yr")
+    result = pipeline.build(tmp_path, options=options)
+    raster = result.tables["raster_emissions"]
+    # Guangdong reported 501 Mt CO2 for 2010 (seed Table 1: 4.8 t × 104.41 M people); CDIAC's
+    # 1° grid for 2013 should land in the same few hundred Mt.
+    assert 250e6 < raster["P1-01"] < 1000e6
+    national = (tmp_path / "national.html").read_text(encoding="utf-8")
+    assert '"id":"emissions_density"' in national and external_resources(national) == []

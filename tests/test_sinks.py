@@ -18,12 +18,15 @@ def one(ftype="igbp_ebf", ha=100.0, domain="subtropical"):
 
 
 def test_golden_subtropical_evergreen_broadleaf(factors):
-    # 100 ha × G_W 3.4 t d.m./ha/yr × (1 + R 0.24) × CF 0.47 × 44/12
-    # = 100 × 3.4 × 1.24 × 0.47 × 3.6667 = 726.59 t CO2/yr (geodata/sink_factors.csv values).
+    # 100 ha × G_W 2.5 t d.m./ha/yr × (1 + R 0.20) × CF 0.47 × 44/12
+    # = 100 × 2.5 × 1.20 × 0.47 × 3.6667 = 100 × 1.41 t C/ha/yr × 3.6667 = 517.0 t CO2/yr
+    # (geodata/sink_factors.csv: 2019 Refinement Table 4.9 subtropical humid forest, Asia, <=20 y;
+    # Table 4.4 subtropical humid forest < 125 t/ha; Table 4.3 default CF).
     areas, domains = one()
     out = estimate_sinks(areas, domains, factors, draws=2000)
-    assert out.loc["r", "gross_removal_tco2_per_yr_central"] == pytest.approx(100 * 3.4 * 1.24 * 0.47 * 44 / 12)
-    assert out.loc["r", "net_sink_tco2_per_ha_yr_central"] == pytest.approx(3.4 * 1.24 * 0.47 * 44 / 12)
+    assert out.loc["r", "gross_removal_tco2_per_yr_central"] == pytest.approx(100 * 2.5 * 1.20 * 0.47 * 44 / 12)
+    assert out.loc["r", "gross_removal_tco2_per_yr_central"] == pytest.approx(517.0)
+    assert out.loc["r", "net_sink_tco2_per_ha_yr_central"] == pytest.approx(2.5 * 1.20 * 0.47 * 44 / 12)
 
 
 def test_losses_subtract(factors):
@@ -67,7 +70,8 @@ def test_tier2_replaces_default(factors):
     merged = apply_tier2(factors, user)
     areas, domains = one()
     out = estimate_sinks(areas, domains, merged, draws=1000)
-    assert out.loc["r", "gross_removal_tco2_per_yr_central"] == pytest.approx(100 * 5.0 * 1.24 * 0.47 * 44 / 12)
+    # Only G_W is replaced; R 0.20 and CF 0.47 stay the defaults: 100 × 5.0 × 1.20 × 0.47 × 44/12 = 1034.0 t CO2/yr.
+    assert out.loc["r", "gross_removal_tco2_per_yr_central"] == pytest.approx(100 * 5.0 * 1.20 * 0.47 * 44 / 12)
 
 
 @pytest.mark.parametrize("areas, domain, match", [

@@ -301,7 +301,7 @@ def overlay_spec(overlay: Overlay) -> dict:
 
 
 def build_map(payload: dict, specs: list[dict], overlays: list[Overlay], bounds: tuple[float, float, float, float],
-              tiles: str = "none", height: str = "100%") -> AtlasMap:
+              tiles: str = "none", height: str = "100%", collapsed: bool = False) -> AtlasMap:
     """Assemble the folium map of one page.
 
     Parameters
@@ -314,6 +314,10 @@ def build_map(payload: dict, specs: list[dict], overlays: list[Overlay], bounds:
         (west, south, east, north) to fit the view to, in the page's datum.
     tiles
         A key of :data:`TILE_PROVIDERS`; "none" draws vectors only and requests nothing.
+    height
+        CSS height of the map.
+    collapsed
+        Fold the layer control into an icon (small maps).
     """
     provider = tile_provider(tiles)
     west, south, east, north = bounds
@@ -340,7 +344,7 @@ def build_map(payload: dict, specs: list[dict], overlays: list[Overlay], bounds:
         spec_json = script_json(overlay_spec(overlay))
         _Script(lambda image=image, spec_json=spec_json:
                 f"{page.get_name()}.registerLegend({image.get_name()}, {spec_json});").add_to(fmap)
-    folium.LayerControl(collapsed=False, position="topright").add_to(fmap)
+    folium.LayerControl(collapsed=collapsed, position="topright").add_to(fmap)
     _Script(lambda: f"{page.get_name()}.finish();").add_to(fmap)
     fmap.fit_bounds([[south, west], [north, east]])
     return fmap

@@ -191,7 +191,7 @@ def pilot_body(record: pd.Series, targets: pd.DataFrame) -> str:
         f"<h2>碳汇 Sink</h2><p><b>{esc(sink_range_text(record))}</b> "
         "（低 / 中 / 高，2.5 / 50 / 97.5 %，蒙特卡洛 10,000 次 low / central / high, Monte Carlo 10,000 draws）</p>"
         + facts_table(record, ["forest_ha", "forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central",
-                               "climate_domain", "emissions_tco2_per_yr", "raster_emissions_tco2_per_yr",
+                               "climate_domain", "emissions_tco2_per_yr", "emissions_source", "raster_emissions_tco2_per_yr",
                                "offset_ratio_central", "payment_cny_per_yr", "balance_tco2_per_yr"])
         + "<h2>基本信息 Facts</h2>"
         + facts_table(record, ["pilot_id", "batch", "year", "document", "level_label", "province_zh",

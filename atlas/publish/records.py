@@ -63,7 +63,8 @@ def pilot_table(pilots: pd.DataFrame, forest: pd.DataFrame, sinks: pd.DataFrame,
     forest_cols = ["forest_ha", "forest_share_of_land"]
     table = table.join(by_id(forest)[forest_cols])
     sink_cols = [c for c in by_id(sinks).columns
-                 if c.startswith("net_sink") or c in ("climate_domain", "emissions_tco2_per_yr", "offset_ratio_central")]
+                 if c.startswith("net_sink") or c in ("climate_domain", "emissions_tco2_per_yr", "emissions_source",
+                                                     "offset_ratio_central")]
     table = table.join(by_id(sinks)[sink_cols])
     ledger_cols = [c for c in ("balance_tco2_per_yr", "payment_cny_per_yr", "transfer_cny_per_yr") if c in ledger]
     table = table.join(by_id(ledger)[ledger_cols])
@@ -119,8 +120,8 @@ def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 
     stats = _rows(record, ["population_10k", "gdp_100m_yuan", "co2_per_capita_t"])
     sections.append(["2010 年统计（报告表 1–2） 2010 statistics (seed Tables 1–2)", stats])
     sink = [["净碳汇 低/中/高 Net sink low/central/high", sink_range_text(record)]]
-    sink += _rows(record, ["forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "offset_ratio_central",
-                           "climate_domain", "payment_cny_per_yr"])
+    sink += _rows(record, ["forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "climate_domain",
+                           "emissions_tco2_per_yr", "emissions_source", "offset_ratio_central", "payment_cny_per_yr"])
     sections.append(["森林碳汇（IPCC Tier 1） Forest sink (IPCC Tier 1)", sink])
     mine = targets[targets["pilot_id"] == record.name]
     if not mine.empty:

@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
+import shapely
 
 from .._io import write_text_atomic
+from ..datum import wgs84_to_gcj02, wgs84_to_gcj02_geometry
 from ..errors import SiteError
 from ..rasters.layer import BlockReader, LayerSpec
 from . import pages
@@ -112,7 +114,7 @@ def _write_page(path: Path, text: str) -> Path:
 
 
 def _overlays(data: SiteData, layers: list[LayerDef], box, page_datum: str, side: int,
-              notes: list[str]) -> list[Overlay]:
+              notes: list[str], clip, show: bool) -> list[Overlay]:
     out = []
     for layer in layers:
         if layer.kind != "raster":
@@ -121,7 +123,9 @@ def _overlays(data: SiteData, layers: list[LayerDef], box, page_datum: str, side
         if raster is None:
             notes.append(f"{layer.title}: 本次构建无此栅格 no {layer.source} raster in this build")
             continue
-        overlay = render_overlay(layer, raster.readers, raster.spec, box, page_datum, side)
+        if show and not layer.show:
+            layer = replace(layer, show=True)
+        overlay = render_overlay(layer, raster.readers, raster.spec, box, page_datum, side, clip)
         if overlay is not None:
             out.append(overlay)
     return out
@@ -133,36 +137,63 @@ def _bounds(frame: gpd.GeoDataFrame, pad: float) -> tuple[float, float, float, f
     return west - dx, south - dy, east + dx, north + dy
 
 
-def map_page(data: SiteData, layers: list[LayerDef], ids: list[str], kind: str, title: str,
-             links: list[tuple[str, str]], tiles: str, page_prefix: str, extra_body: str = "") -> str:
-    """HTML of one map page showing the pilots ``ids``."""
-    provider = tile_provider(tiles)
-    page_datum = provider.datum if provider else "wgs84"
+@dataclass
+class _Shared:
+    """What every page of one site shares, computed once: datum, province context, clip."""
+
+    data: SiteData
+    layers: list[LayerDef]
+    tiles: str
+    provider: object = None
+    datum: str = "wgs84"
+    contexts: dict[str, dict] = field(default_factory=dict)
+    provinces_clip: object = None
+
+    def __post_init__(self) -> None:
+        self.provider = tile_provider(self.tiles)
+        self.datum = self.provider.datum if self.provider else "wgs84"
+        provinces = self.data.provinces.assign(level="province")
+        self.contexts = {kind: prepare_outlines(provinces, "adcode", max(TOLERANCE[kind], 0.005), self.datum)
+                         for kind in ("national", "batch")}
+        self.provinces_clip = self.to_page(shapely.union_all(self.data.provinces.geometry.values))
+
+    def to_page(self, geom):
+        """A WGS84 geometry in the page's datum."""
+        return wgs84_to_gcj02_geometry(geom) if self.datum == "gcj02" else geom
+
+    def box_to_page(self, box):
+        if self.datum != "gcj02":
+            return box
+        (w, e), (s, n) = wgs84_to_gcj02([box[0], box[2]], [box[1], box[3]])
+        return float(w), float(s), float(e), float(n)
+
+
+def map_page(shared: _Shared, ids: list[str], kind: str, title: str, links: list[tuple[str, str]],
+             page_prefix: str, extra_body: str = "") -> str:
+    """HTML of one map page showing the pilots ``ids`` (``kind``: national, batch or pilot)."""
+    data = shared.data
     table = data.table.loc[ids]
     outlines = data.outlines.set_index("pilot_id").loc[ids].reset_index()
-    tol = TOLERANCE[kind]
-    features = prepare_outlines(outlines, "pilot_id", tol, page_datum)
-    context = prepare_outlines(data.provinces.assign(level="province"), "adcode", max(tol, 0.005), page_datum) \
-        if kind != "pilot" else None
-    chosen, notes = usable_layers(table, layers)
+    features = prepare_outlines(outlines, "pilot_id", TOLERANCE[kind], shared.datum)
+    chosen, notes = usable_layers(table, shared.layers)
+    if kind == "pilot":  # one outline: classes say nothing, the forest raster inside it does
+        chosen = chosen[:1]
     popups = {pid: popup_sections(table.loc[pid], data.targets) for pid in ids}
-    payload, specs = page_payload(table, features, context, chosen, popups, page_prefix)
+    payload, specs = page_payload(table, features, shared.contexts.get(kind), chosen, popups, page_prefix)
     if kind == "pilot":
         for entry in payload["pilots"].values():
             entry["page"] = ""  # no link to the page the reader is on
-    box = CHINA_BOX if kind == "national" else _bounds(outlines, 0.08)
-    if page_datum == "gcj02":
-        from ..datum import wgs84_to_gcj02
-        (w, e), (s, n) = wgs84_to_gcj02([box[0], box[2]], [box[1], box[3]])
-        box = (float(w), float(s), float(e), float(n))
-    overlays = _overlays(data, layers, box, page_datum, OVERLAY_SIDE[kind], notes)
+    box = shared.box_to_page(CHINA_BOX if kind == "national" else _bounds(outlines, 0.08))
+    clip = shared.to_page(outlines.geometry.iloc[0]) if kind == "pilot" else shared.provinces_clip
+    overlays = _overlays(data, shared.layers, box, shared.datum, OVERLAY_SIDE[kind], notes, clip,
+                         show=kind == "pilot")
     height = "430px" if kind == "pilot" else "100%"
-    fmap = build_map(payload, specs, overlays, box, tiles=tiles, height=height)
+    fmap = build_map(payload, specs, overlays, box, tiles=shared.tiles, height=height, collapsed=kind == "pilot")
     figure = fmap.get_root()
     figure.title = pages.esc(title)
-    all_notes = data.notes + notes + ([f"底图 {provider.name_en}: 矢量已转换为 GCJ-02 vectors shifted to GCJ-02"]
-                                      if page_datum == "gcj02" else [])
-    figure.html.add_child(RawHTML(pages.nav_bar(title, links, all_notes)), name="atlas_bar", index=0)
+    if shared.datum == "gcj02":
+        notes.append(f"底图 {shared.provider.name_en}: 所有图层已转换为 GCJ-02 every layer shifted to GCJ-02")
+    figure.html.add_child(RawHTML(pages.nav_bar(title, links, data.notes + notes)), name="atlas_bar", index=0)
     if kind != "pilot":
         figure.header.add_child(RawHTML("<style>body{display:flex;flex-direction:column;height:100vh;}"
                                         ".folium-map{flex:1 1 auto;height:auto!important;}</style>"),
@@ -186,8 +217,7 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
         Called with (pages done, pages in all) after each page.
     """
     out = Path(out_dir)
-    layers = load_layers() if layers is None else layers
-    tile_provider(tiles)  # fail before any work on an unknown provider
+    shared = _Shared(data, load_layers() if layers is None else layers, tiles)
     ids = list(data.table.index)
     batches = sorted(int(b) for b in data.table["batch"].unique())
     total = 2 + len(batches) + len(ids)
@@ -201,19 +231,17 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
     nav = [("index.html", "目录 Index"), ("national.html", "全国 National")] + \
         [(f"batch-{b}.html", BATCH_LABELS[b]) for b in batches]
     done(_write_page(out / "national.html", map_page(
-        data, layers, ids, "national", "全国低碳试点 National low-carbon pilots", nav, tiles, "pilots/")))
+        shared, ids, "national", "全国低碳试点 National low-carbon pilots", nav, "pilots/")))
     for b in batches:
         members = [pid for pid in ids if int(data.table.loc[pid, "batch"]) == b]
         done(_write_page(out / f"batch-{b}.html", map_page(
-            data, layers, members, "batch", f"{BATCH_LABELS[b]} · {len(members)} 个试点 pilots", nav, tiles,
-            "pilots/")))
+            shared, members, "batch", f"{BATCH_LABELS[b]} · {len(members)} 个试点 pilots", nav, "pilots/")))
     up = [("../" + href, text) for href, text in nav]
     for pid in ids:
         record = data.table.loc[pid]
         mine = data.targets[data.targets["pilot_id"] == pid]
         title = f"{record['name_zh']} {record['name_en']} · {BATCH_LABELS[int(record['batch'])]}"
-        html_text = map_page(data, layers, [pid], "pilot", title, up, tiles, "",
-                             extra_body=pages.pilot_body(record, mine))
+        html_text = map_page(shared, [pid], "pilot", title, up, "", extra_body=pages.pilot_body(record, mine))
         done(_write_page(out / "pilots" / f"{pid}.html", html_text))
     maps = [("national.html", "全国地图 National map")] + \
         [(f"batch-{b}.html", f"{BATCH_LABELS[b]} 地图 map") for b in batches]
