@@ -103,3 +103,51 @@ def baseline_additional(net_sink_tco2_per_yr: pd.Series, baseline_tco2_per_yr: p
     paid = additional * price
     return pd.DataFrame({"baseline_tco2_per_yr": base, "additional_tco2_per_yr": additional,
                          "payment_cny_per_yr": paid, "payment_npv_cny": paid * annuity_factor(years, rate)})
+
+
+SCHEMES = ("removals", "balance", "baseline")
+
+
+def ledger(sinks: pd.DataFrame, scheme: str = "removals", price: float = DEFAULT_PRICE_CNY_PER_TCO2,
+           rate: float = DEFAULT_DISCOUNT_RATE, years: int = DEFAULT_YEARS, contribution_share: float = 1.0,
+           baseline: pd.Series | None = None, estimate: str = "central") -> pd.DataFrame:
+    """The compensation ledger of one scheme from a sinks table indexed by region.
+
+    Parameters
+    ----------
+    sinks : DataFrame
+        Output of :func:`atlas.sinks.estimate_sinks` (``net_sink_tco2_per_yr_<estimate>``,
+        for ``balance`` also ``emissions_tco2_per_yr``; ``name_zh`` is carried along).
+    scheme : str
+        ``removals``, ``balance`` (regions without emissions are left out) or ``baseline``.
+    baseline : Series, optional
+        Region → baseline-year net sink (t CO2/yr), for ``baseline``.
+
+    Raises
+    ------
+    FactorError
+        Unknown scheme or estimate, a missing column, or a baseline scheme without baseline.
+    """
+    column = f"net_sink_tco2_per_yr_{estimate}"
+    if scheme not in SCHEMES:
+        raise FactorError(f"Unknown compensation scheme {scheme!r}", f"one of {SCHEMES}")
+    if column not in sinks:
+        raise FactorError(f"The sinks table has no column {column}", "a table written by `atlas sinks`")
+    sink = sinks[column]
+    if scheme == "removals":
+        out = pay_for_removals(sink, price, years, rate)
+    elif scheme == "balance":
+        if "emissions_tco2_per_yr" not in sinks:
+            raise FactorError("The sinks table has no emissions_tco2_per_yr column",
+                              "emissions for the balance scheme", "give an emissions raster or use pilots")
+        known = sinks["emissions_tco2_per_yr"].notna()
+        out = net_balance_transfers(sinks.loc[known, "emissions_tco2_per_yr"], sink[known], price,
+                                    contribution_share, years, rate)
+    else:
+        if baseline is None:
+            raise FactorError("The baseline scheme has no baseline", "a sinks table of the baseline year",
+                              "pass --baseline (atlas compensate) or [compensation].baseline (atlas run)")
+        out = baseline_additional(sink, baseline, price, years, rate)
+    if "name_zh" in sinks:
+        out.insert(0, "name_zh", sinks["name_zh"].reindex(out.index))
+    return out

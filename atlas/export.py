@@ -7,6 +7,8 @@ existing file untouched and no partial output behind.
 from __future__ import annotations
 
 import logging
+import os
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -17,8 +19,19 @@ from .errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+#: ``gpkg_contents.last_change`` of every GeoPackage written, so the same data gives the same
+#: bytes (reproducible, resumable runs). ``SOURCE_DATE_EPOCH`` or ``OGR_CURRENT_DATE`` override it.
+REPRODUCIBLE_DATE = "2013-06-01T00:00:00.000Z"
+
 FORMATS: dict[str, str] = {".csv": "csv", ".geojson": "geojson", ".json": "geojson",
                            ".gpkg": "gpkg", ".parquet": "parquet", ".geoparquet": "parquet"}
+
+
+def _gpkg_date() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(int(epoch)))
+    return REPRODUCIBLE_DATE
 
 
 def format_from_path(path: str | Path) -> str:
@@ -50,9 +63,11 @@ def write_frame(frame: pd.DataFrame, path: str | Path, fmt: str | None = None,
             table.to_csv(tmp, index=False, encoding="utf-8", lineterminator="\n")
         elif fmt == "parquet":  # GeoParquet when geometries are present
             frame.to_parquet(tmp, index=False)
-        elif fmt == "geojson":
-            frame.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES"})
+        elif fmt == "geojson":  # the layer name is the final file's, not the temporary one's
+            frame.to_file(tmp, driver="GeoJSON", engine="pyogrio", layer=layer or Path(path).stem,
+                          layer_options={"RFC7946": "YES"})
         else:
+            os.environ.setdefault("OGR_CURRENT_DATE", _gpkg_date())
             name = layer or Path(path).stem
             if is_geo:
                 frame.to_file(tmp, driver="GPKG", layer=name, engine="pyogrio")

@@ -14,6 +14,7 @@ import click
 from ..errors import AtlasError
 from .build import build_cmd
 from .regions import regions_cmd
+from .run import run_cmd
 from .compensate import compensate_cmd
 from .fetch import fetch_cmd
 from .sinks import sinks_cmd
@@ -52,6 +53,7 @@ cli.add_command(zonal_cmd)
 cli.add_command(sinks_cmd)
 cli.add_command(compensate_cmd)
 cli.add_command(targets_cmd)
+cli.add_command(run_cmd)
 cli.add_command(fetch_cmd)
 
 

@@ -33,25 +33,11 @@ def compensate_cmd(sinks_csv, scheme, price, rate, years, contribution_share, ba
                    overwrite):
     """Compensation ledger per region from SINKS_CSV (the output of `atlas sinks`)."""
     table = pd.read_csv(sinks_csv, encoding="utf-8").set_index("pilot_id")
-    column = f"net_sink_tco2_per_yr_{estimate}"
-    if column not in table:
-        raise ConfigError(f"{sinks_csv} has no column {column}", "a table written by `atlas sinks`")
-    sink = table[column]
-    if scheme == "removals":
-        ledger = comp.pay_for_removals(sink, price, years, rate)
-    elif scheme == "balance":
-        emissions = table.get("emissions_tco2_per_yr")
-        if emissions is None:
-            raise ConfigError(f"{sinks_csv} has no emissions column", "emissions_tco2_per_yr")
-        known = emissions.notna()
-        ledger = comp.net_balance_transfers(emissions[known], sink[known], price, contribution_share, years, rate)
-    else:
-        if not baseline_csv:
-            raise ConfigError("The baseline scheme needs --baseline", "a sinks table of the baseline year")
-        base = pd.read_csv(baseline_csv, encoding="utf-8").set_index("pilot_id")[column]
-        ledger = comp.baseline_additional(sink, base, price, years, rate)
-    ledger.insert(0, "name_zh", table["name_zh"].reindex(ledger.index))
-    ledger = ledger.reset_index()
+    if scheme == "baseline" and not baseline_csv:
+        raise ConfigError("The baseline scheme needs --baseline", "a sinks table of the baseline year")
+    base = (pd.read_csv(baseline_csv, encoding="utf-8").set_index("pilot_id")[f"net_sink_tco2_per_yr_{estimate}"]
+            if baseline_csv else None)
+    ledger = comp.ledger(table, scheme, price, rate, years, contribution_share, base, estimate).reset_index()
     total = ledger.filter(like="_cny_per_yr").sum().to_dict()
     click.echo(f"scheme {scheme}: price {price} CNY/t CO2, {years} years at {rate:.1%}; totals {total}", err=True)
     emit(ledger, output, overwrite)

@@ -106,9 +106,8 @@ def target_rows(tracked: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame
     rows["indicator_en"] = rows["indicator"].map(names["description_en"]).fillna(rows["indicator"])
     rows["declared_text"] = rows.apply(target_value_text, axis=1)
     measured = rows["measured_value"].astype(float)
-    rows["measured_text"] = np.where(measured.notna(),
-                                     measured.map(lambda v: f"{v:.1f} %") + " (" +
-                                     rows["measured_year"].astype(str) + ")", "—")
+    year = pd.to_numeric(rows["measured_year"], errors="coerce").astype("Int64").astype(str)
+    rows["measured_text"] = np.where(measured.notna(), measured.map(lambda v: f"{v:.1f} %") + " (" + year + ")", "—")
     return rows
 
 

@@ -95,6 +95,20 @@ class SiteData:
     notes: list[str] = field(default_factory=list)
 
 
+def stable_ids(root) -> None:
+    """Number folium's elements in tree order instead of its random ids, so the same data
+    always gives the same bytes (reproducible, resumable runs)."""
+    counter = 0
+
+    def visit(element) -> None:
+        nonlocal counter
+        for child in list(element._children.values()):
+            child._id = f"{counter:08x}"
+            counter += 1
+            visit(child)
+    visit(root)
+
+
 def _finish_html(rendered: str, extra_body: str = "") -> str:
     """Set the document language and append ``extra_body`` at the end of ``<body>``."""
     rendered = rendered.replace("<html>", '<html lang="zh-CN">', 1)
@@ -190,6 +204,7 @@ def map_page(shared: _Shared, ids: list[str], kind: str, title: str, links: list
     height = "430px" if kind == "pilot" else "100%"
     fmap = build_map(payload, specs, overlays, box, tiles=shared.tiles, height=height, collapsed=kind == "pilot")
     figure = fmap.get_root()
+    stable_ids(figure)
     figure.title = pages.esc(title)
     if shared.datum == "gcj02":
         notes.append(f"底图 {shared.provider.name_en}: 所有图层已转换为 GCJ-02 every layer shifted to GCJ-02")

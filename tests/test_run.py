@@ -1,0 +1,229 @@
+"""`atlas run CONFIG.toml`: validation, reuse of finished steps, resume after a kill,
+byte-identical outputs, dask clusters."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from affine import Affine
+from click.testing import CliRunner
+
+from atlas.cli import cli
+from atlas.config import load_config
+from atlas.errors import ConfigError
+from atlas.publish.site import external_resources
+from atlas.runner import STATE_DIR, run
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write_config(folder: Path, text: str, name: str = "run.toml") -> Path:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def outputs(out: Path) -> dict[str, bytes]:
+    """Every output file (the step cache excluded) → its bytes."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and STATE_DIR not in p.parts}
+
+
+# ---------------------------------------------------------------- validation
+
+@pytest.mark.parametrize("text, where", [
+    ("[forrest]\npaths = []\n", "[forrest]"),
+    ("[regions]\nbatch = [4]\n", "[regions].batch"),
+    ("[regions]\nbatches = [1]\n", "[regions].batches"),
+    ("[sinks]\ndraws = 'many'\n", "[sinks].draws"),
+    ("[sinks]\ndraws = true\n", "[sinks].draws"),
+    ("[forest]\npaths = ['nothing_*.tif']\n", "[forest].paths[0]"),
+    ("[forest]\nproduct = 'hansen'\n", "[forest].paths"),
+    ("[compensation]\nscheme = 'baseline'\n", "[compensation].baseline"),
+    ("[compensation]\nprice = -1\n", "[compensation].price"),
+    ("[outputs]\nformats = ['xlsx']\n", "[outputs].formats"),
+    ("[site]\ntiles = 'google'\n", "[site].tiles"),
+    ("[regions]\nfile = 'r.gpkg'\n", "[regions].file"),
+    ("[sinks\n", "not valid"),
+])
+def test_config_errors_point_at_the_key(tmp_path, text, where):
+    with pytest.raises(ConfigError) as err:
+        load_config(write_config(tmp_path, text))
+    assert where in str(err.value) and "run.toml" in str(err.value)
+
+
+def test_cli_reports_config_error_in_one_line(tmp_path):
+    path = write_config(tmp_path, "[regions]\nbatch = [9]\n")
+    res = CliRunner().invoke(cli, ["run", str(path)])
+    assert res.exit_code == 2 and "[regions].batch" in res.output and "Traceback" not in res.output
+
+
+def test_example_configs_are_valid(monkeypatch, tmp_path):
+    # the examples that need downloads resolve their globs against ATLAS_CACHE
+    cache = tmp_path / "cache"
+    for rel in ["hansen/GFC-2024-v1.12/Hansen_GFC-2024-v1.12_treecover2000_30N_110E.tif",
+                "hansen/GFC-2024-v1.12/Hansen_GFC-2024-v1.12_lossyear_30N_110E.tif",
+                "edgar/v8.0/v8.0_FT2022_GHG_CO2_2022_TOTALS_emi.nc",
+                "worldcover/v200/2021/ESA_WorldCover_10m_2021_v200_N21E114_Map.tif"]:
+        (cache / rel).parent.mkdir(parents=True, exist_ok=True)
+        (cache / rel).touch()
+    monkeypatch.setenv("ATLAS_CACHE", str(cache))
+    configs = sorted((ROOT / "scripts" / "configs").glob("*.toml"))
+    assert len(configs) == 3
+    for path in configs:
+        config = load_config(path)
+        assert config.out.name.startswith("run-")
+    batch1 = load_config(ROOT / "scripts" / "configs" / "hansen_edgar_batch1.toml")
+    assert batch1.regions["batch"] == [1] and batch1.forest.product == "hansen" and batch1.scheme == "balance"
+
+
+# ---------------------------------------------------------------- runs
+
+SMALL = """
+[run]
+out = "out"
+[regions]
+ids = ["P1-08", "P1-09", "P2-25"]
+[sinks]
+draws = 500
+[compensation]
+scheme = "removals"
+price = 50
+[outputs]
+formats = ["csv", "gpkg", "parquet"]
+[site]
+publish = true
+"""
+
+
+def test_rerun_reuses_every_step_and_changes_rebuild_only_what_depends_on_them(tmp_path):
+    config = load_config(write_config(tmp_path, SMALL))
+    first = run(config)
+    assert first.computed == ["regions", "zonal_forest", "sinks", "compensation", "targets", "tables", "site"]
+    before = outputs(config.out)
+    assert {"tables/sinks.csv", "tables/sinks.gpkg", "tables/sinks.parquet", "site/index.html",
+            "site/pilots/P1-08.html"} <= set(before)
+    sinks = pd.read_csv(config.out / "tables" / "sinks.csv").set_index("pilot_id")
+    assert sorted(sinks.index) == ["P1-08", "P1-09", "P2-25"]
+    national = (config.out / "site" / "national.html").read_text(encoding="utf-8")
+    assert external_resources(national) == []
+
+    second = run(config)
+    assert second.computed == []
+    assert outputs(config.out) == before
+
+    # a new price changes the ledger and what shows it, not the zonal statistics or sinks
+    third = run(load_config(write_config(tmp_path, SMALL.replace("price = 50", "price = 80"))))
+    assert third.computed == ["compensation", "tables", "site"]
+    ledger = pd.read_csv(config.out / "tables" / "compensation.csv")
+    assert np.allclose(ledger["payment_cny_per_yr"], ledger["net_sink_tco2_per_yr"].clip(lower=0) * 80)
+
+    # a deleted or edited output is rewritten even though nothing upstream changed
+    (config.out / "tables" / "sinks.csv").write_text("tampered", encoding="utf-8")
+    fourth = run(load_config(write_config(tmp_path, SMALL.replace("price = 50", "price = 80"))))
+    assert fourth.computed == ["tables"]
+    assert (config.out / "tables" / "sinks.csv").read_text(encoding="utf-8").startswith("pilot_id")
+
+
+KILLABLE = """
+[run]
+out = "out"
+[regions]
+batch = [1]
+[sinks]
+draws = 2000
+[outputs]
+formats = ["csv", "gpkg", "parquet"]
+[site]
+publish = true
+"""
+
+
+def test_killed_run_resumes_to_byte_identical_outputs(tmp_path):
+    # the same config in two folders: one run straight through, one killed and resumed
+    (tmp_path / "clean").mkdir()
+    (tmp_path / "killed").mkdir()
+    clean = load_config(write_config(tmp_path / "clean", KILLABLE))
+    run(clean)
+    reference = outputs(clean.out)
+
+    path = write_config(tmp_path / "killed", KILLABLE)
+    out = tmp_path / "killed" / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "atlas.cli", "run", str(path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    # kill -9 as soon as the site has started: its first page exists, the others do not
+    deadline = time.monotonic() + 120
+    while not (out / "site" / "national.html").exists():
+        assert proc.poll() is None, "the run ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not list((out / STATE_DIR).glob("site-*.json")), "the site step must not have finished"
+    assert outputs(out) != reference
+
+    resumed = run(load_config(path))
+    assert resumed.computed == ["site"]  # everything before the site was kept
+    assert outputs(out) == reference
+
+
+def test_mosaic_runs_on_a_local_cluster_and_matches_threads(tif, tmp_path):
+    # two tiles of 1000 t CO2 per 0.5° cell: 110-115°E and 115-120°E, 20-30°N
+    for x0 in (110, 115):
+        tif(f"tile_{x0}.tif", np.full((20, 10), 1000.0, dtype=np.float32), Affine(0.5, 0, x0, 0, -0.5, 30))
+    text = """
+[run]
+out = "{out}"
+[regions]
+ids = ["P1-08", "P1-09", "P2-25"]
+[emissions]
+paths = ["tile_*.tif"]
+kind = "amount"
+units = "t CO2/cell/yr"
+[sinks]
+draws = 200
+[compute]
+{compute}
+"""
+    cluster = run(load_config(write_config(tmp_path, text.format(out="cluster", compute="cluster_workers = 2"),
+                                           "c.toml")))
+    assert cluster.compute.startswith("LocalCluster")
+    threads = run(load_config(write_config(tmp_path, text.format(out="threads", compute="scheduler = 'threads'"),
+                                           "t.toml")))
+    assert threads.compute == "threads"
+    a = (tmp_path / "cluster" / "tables" / "emissions.csv").read_bytes()
+    b = (tmp_path / "threads" / "tables" / "emissions.csv").read_bytes()
+    assert a == b
+    shenzhen = pd.read_csv(tmp_path / "cluster" / "tables" / "emissions.csv").set_index("pilot_id")
+    assert shenzhen.loc["P1-08", "emissions_tco2_per_yr"] == pytest.approx(752, rel=0.01)  # see test_cli
+
+
+def test_scheduler_address_is_used(tif, tmp_path):
+    from distributed import LocalCluster
+
+    tif("e.tif", np.full((20, 20), 10.0, dtype=np.float32), Affine(0.5, 0, 110, 0, -0.5, 30))
+    path = write_config(tmp_path, """
+[run]
+out = "out"
+[regions]
+ids = ["P1-08"]
+[emissions]
+paths = ["e.tif"]
+kind = "amount"
+units = "t CO2/cell/yr"
+[sinks]
+draws = 200
+""")
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        res = CliRunner().invoke(cli, ["run", str(path), "--scheduler", cluster.scheduler_address],
+                                 catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert cluster.scheduler_address in res.output
