@@ -13,7 +13,6 @@ from affine import Affine
 from pyproj import CRS, Proj
 
 from .coverage import apply_affine
-
 from .errors import GridError
 
 WGS84_A = 6378137.0

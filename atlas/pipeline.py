@@ -22,8 +22,7 @@ from .paths import geodata_dir
 from .publish import records
 from .publish.maps import tile_provider
 from .publish.site import RasterLayer, SiteData, publish_site
-from .rasters import open_layer
-from .rasters import modis
+from .rasters import modis, open_layer
 from .rasters.layer import LayerSpec, RasterSource
 from .zonal import zonal_stats
 

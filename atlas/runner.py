@@ -27,14 +27,20 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from . import __version__, boundaries, compensation, factors, registry, sinks, targets
+from . import __version__, boundaries, compensation, factors, registry, targets
 from ._io import atomic_path, write_text_atomic
 from .config import LayerConfig, RunConfig
 from .errors import ConfigError
 from .export import write_frame
 from .paths import geodata_dir
-from .pipeline import (DEFAULT_FOREST, default_forest_layer, domain_by_latitude, forest_areas_by_type,
-                       reported_emissions, sink_table)
+from .pipeline import (
+    DEFAULT_FOREST,
+    default_forest_layer,
+    domain_by_latitude,
+    forest_areas_by_type,
+    reported_emissions,
+    sink_table,
+)
 from .publish import records
 from .publish.site import RasterLayer, SiteData, publish_site
 from .rasters import open_layer

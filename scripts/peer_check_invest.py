@@ -87,8 +87,7 @@ from affine import Affine
 from pyproj import CRS
 
 from atlas.cellarea import areal_scale
-from atlas.compensation import (DEFAULT_DISCOUNT_RATE, DEFAULT_PRICE_CNY_PER_TCO2, annuity_factor,
-                                pay_for_removals)
+from atlas.compensation import DEFAULT_DISCOUNT_RATE, DEFAULT_PRICE_CNY_PER_TCO2, annuity_factor, pay_for_removals
 from atlas.factors import factor_lookup, read_factors
 from atlas.rasters.layer import ArraySource, LayerSpec
 from atlas.rasters.units import CO2_PER_C

@@ -42,4 +42,4 @@ def realdata() -> Path:
 
 
 # The real-browser harness (tests/chromium.py): the session-scoped `chromium` fixture.
-from chromium import chromium  # noqa: F401
+from chromium import chromium  # noqa: E402, F401

@@ -19,7 +19,7 @@ from atlas.errors import SiteError
 from atlas.publish import records
 from atlas.publish.layers import classify, load_layers, parse_layer
 from atlas.publish.maps import script_json, tile_provider
-from atlas.publish.overlays import mercator_frame, mercator_to_lonlat, lonlat_to_mercator, render_overlay, sample_layer
+from atlas.publish.overlays import lonlat_to_mercator, mercator_frame, mercator_to_lonlat, render_overlay, sample_layer
 from atlas.publish.site import RasterLayer, SiteData, external_resources, publish_site
 from atlas.rasters.layer import ArraySource, LayerSpec
 
@@ -299,3 +299,36 @@ def test_gcj02_inverse_on_a_grid_matches_the_exact_inverse():
     exact_lon, exact_lat = datum.gcj02_to_wgs84(*np.meshgrid(lon, lat))
     metres = 111_000 * np.hypot(fast_lon - exact_lon, fast_lat - exact_lat)
     assert metres.max() < 1.0
+
+
+def test_site_served_over_http_resolves_every_link(tiny_site_data, tmp_path):
+    """Relative links work from a static web server as well as from file://."""
+    import functools
+    import posixpath
+    import re
+    import threading
+    import urllib.request
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    publish_site(tiny_site_data, tmp_path)
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    handler.log_message = lambda *args: None
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    seen, todo = set(), ["index.html"]
+    try:
+        while todo:  # crawl every .html link from the index
+            page = todo.pop()
+            if page in seen:
+                continue
+            seen.add(page)
+            with urllib.request.urlopen(base + page) as response:
+                assert response.status == 200, page
+                text = response.read().decode("utf-8")
+            here = posixpath.dirname(page)
+            todo += [posixpath.normpath(posixpath.join(here, href))
+                     for href in re.findall(r'href="([^"#:]+\.html)"', text)]
+    finally:
+        server.shutdown()
+    assert {"index.html", "national.html", "batch-1.html", "batch-2.html", "pilots/P1-02.html"} <= seen

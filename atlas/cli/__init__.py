@@ -13,10 +13,10 @@ import click
 
 from ..errors import AtlasError
 from .build import build_cmd
-from .regions import regions_cmd
-from .run import run_cmd
 from .compensate import compensate_cmd
 from .fetch import fetch_cmd
+from .regions import regions_cmd
+from .run import run_cmd
 from .sinks import sinks_cmd
 from .targets import targets_cmd
 from .zonal import zonal_cmd

@@ -44,7 +44,8 @@ from branca.utilities import color_brewer
 
 from ..errors import SiteError
 from ..paths import layers_dir
-from .fields import Field, field as field_of
+from .fields import Field
+from .fields import field as field_of
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,10 @@ import numpy as np
 import shapely
 from affine import Affine
 from pyproj import CRS, Transformer
-from rasterio.features import geometry_mask
-from shapely.geometry.base import BaseGeometry
 from rasterio.errors import NotGeoreferencedWarning
+from rasterio.features import geometry_mask
 from rasterio.io import MemoryFile
+from shapely.geometry.base import BaseGeometry
 
 from .. import datum as datum_mod
 from ..cellarea import areal_scale, band_cell_areas

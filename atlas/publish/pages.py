@@ -65,14 +65,15 @@ def pilot_list(table: pd.DataFrame, href_prefix: str = "pilots/") -> str:
     return f'<table class="atlas-list" id="pilot-list">{head}{"".join(rows)}</table>'
 
 
+#: The index page's filter; ``AtlasPage.fold`` (atlas.js, inlined in the page head) matches
+#: the same way as the maps' search.
 FILTER_SCRIPT = """<script>
 (function () {
   var input = document.getElementById("pilot-filter");
-  function fold(t) { return String(t || "").toLowerCase().normalize("NFD").replace(/[\\u0300-\\u036f]/g, "").replace(/[\\s'\\u2019.\\-]/g, ""); }
   input.addEventListener("input", function () {
-    var q = fold(input.value);
+    var q = AtlasPage.fold(input.value);
     document.querySelectorAll("#pilot-list tr[data-search]").forEach(function (row) {
-      row.style.display = !q || fold(row.getAttribute("data-search")).indexOf(q) >= 0 ? "" : "none";
+      row.style.display = !q || AtlasPage.fold(row.getAttribute("data-search")).indexOf(q) >= 0 ? "" : "none";
     });
   });
 })();
@@ -91,7 +92,8 @@ def index_body(table: pd.DataFrame, summary: dict, maps: list[tuple[str, str]], 
                       f"{sink['low']:.3f}–{sink['high']:.3f} (95 %)"))
     forest = summary.get("forest_mainland_km2_modis2019")
     if forest:
-        cards.append(("大陆森林面积 Mainland forest (MODIS 2019)", f"{forest:,} km²", "多数类，偏低 majority class, low"))
+        cards.append(("大陆森林面积 Mainland forest (MODIS 2019)", f"{forest:,} km²",
+                      "多数类，偏低 majority class, low"))
     card_html = "".join(f'<div class="atlas-card">{esc(t)}<b>{esc(v)}</b>{esc(s)}</div>' for t, v, s in cards)
     map_links = "".join(f'<li><a href="{esc(h)}">{esc(t)}</a></li>' for h, t in maps)
     files = "".join(f'<li><a href="{esc(f)}">{esc(f)}</a></li>' for f in downloads)
@@ -174,7 +176,7 @@ def targets_table(targets: pd.DataFrame) -> str:
             "<th>状态 Status</th><th>来源 Source</th></tr>")
     rows = []
     for t in targets.itertuples():
-        status_cls = "atlas-status-met" if t.status == "met" else ("atlas-status-not-met" if t.status == "not met" else "")
+        status_cls = {"met": "atlas-status-met", "not met": "atlas-status-not-met"}.get(t.status, "")
         year = f"{t.target_year:g}" if pd.notna(t.target_year) else "—"
         rows.append(f"<tr><td>{esc(t.indicator_zh)}<br><span class=\"atlas-en\">{esc(t.indicator_en)}</span></td>"
                     f"<td>{esc(year)}</td><td>{esc(t.declared_text)}</td><td>{esc(t.measured_text)}</td>"
@@ -191,7 +193,8 @@ def pilot_body(record: pd.Series, targets: pd.DataFrame) -> str:
         f"<h2>碳汇 Sink</h2><p><b>{esc(sink_range_text(record))}</b> "
         "（低 / 中 / 高，2.5 / 50 / 97.5 %，蒙特卡洛 10,000 次 low / central / high, Monte Carlo 10,000 draws）</p>"
         + facts_table(record, ["forest_ha", "forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central",
-                               "climate_domain", "emissions_tco2_per_yr", "emissions_source", "raster_emissions_tco2_per_yr",
+                               "climate_domain", "emissions_tco2_per_yr", "emissions_source",
+                               "raster_emissions_tco2_per_yr",
                                "offset_ratio_central", "payment_cny_per_yr", "balance_tco2_per_yr"])
         + "<h2>基本信息 Facts</h2>"
         + facts_table(record, ["pilot_id", "batch", "year", "document", "level_label", "province_zh",

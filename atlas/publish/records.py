@@ -128,6 +128,7 @@ def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 
                  f"{t.declared_text}; 实测 measured {t.measured_text}; {t.status}"]
                 for t in mine.head(max_targets).itertuples()]
         if len(mine) > max_targets:
-            rows.append(["…", f"另 {len(mine) - max_targets} 项见试点页面 {len(mine) - max_targets} more on the pilot page"])
+            more = len(mine) - max_targets
+            rows.append(["…", f"另 {more} 项见试点页面 {more} more on the pilot page"])
         sections.append(["目标（报告表 3–16） Targets (seed Tables 3–16)", rows])
     return sections

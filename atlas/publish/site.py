@@ -262,7 +262,7 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
         [(f"batch-{b}.html", f"{BATCH_LABELS[b]} 地图 map") for b in batches]
     index = pages.document("低碳试点地区碳图集 Pilot-Region Carbon Atlas",
                            pages.index_body(data.table, data.summary, maps, data.downloads, data.notes),
-                           head_extra=f"<style>{asset_text('atlas.css')}</style>\n")
+                           head_extra=f"<style>{asset_text('atlas.css')}</style>\n<script>{asset_text('atlas.js')}</script>\n")
     done(_write_page(out / "index.html", index))
     return written
 
