@@ -322,7 +322,7 @@ def build_map(payload: dict, specs: list[dict], overlays: list[Overlay], bounds:
     provider = tile_provider(tiles)
     west, south, east, north = bounds
     fmap = AtlasMap(location=[(south + north) / 2, (west + east) / 2], tiles=None, zoom_start=4,
-                    control_scale=True, prefer_canvas=False, height=height, min_zoom=2)
+                    control_scale=True, prefer_canvas=False, height=height, min_zoom=2, zoom_snap=0.25)
     if provider is not None:  # a checkbox under the vectors; the reader can switch it off
         folium.TileLayer(tiles=provider.url, attr=provider.attribution, name=control_name(
             f"底图 Basemap: {provider.name_zh} {provider.name_en}"), subdomains=provider.subdomains,

@@ -197,6 +197,8 @@ def map_page(shared: _Shared, ids: list[str], kind: str, title: str, links: list
     if kind == "pilot":
         for entry in payload["pilots"].values():
             entry["page"] = ""  # no link to the page the reader is on
+        for spec in specs:  # an outline over the pilot's own forest raster
+            spec.update(fill_opacity=0.12, weight=2.5)
     box = shared.box_to_page(CHINA_BOX if kind == "national" else _bounds(outlines, 0.08))
     clip = shared.to_page(outlines.geometry.iloc[0]) if kind == "pilot" else shared.provinces_clip
     overlays = _overlays(data, shared.layers, box, shared.datum, OVERLAY_SIDE[kind], notes, clip,
