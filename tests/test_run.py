@@ -227,3 +227,43 @@ draws = 200
                                  catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert cluster.scheduler_address in res.output
+
+
+def test_own_outlines_in_gbk_with_generic_layers(tif, tmp_path):
+    """Regions from the user's file (GBK attributes), emissions from a generic raster."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    regions = gpd.GeoDataFrame({"code": ["A", "B"], "名称": ["甲区", "乙区"]},
+                               geometry=[box(113.0, 22.5, 114.0, 23.5), box(114.0, 22.5, 115.0, 23.5)],
+                               crs="EPSG:4326")
+    regions.to_file(tmp_path / "mine.shp", encoding="gbk")
+    (tmp_path / "mine.cpg").unlink(missing_ok=True)   # no declared encoding, as in many Chinese shapefiles
+    tif("e.tif", np.full((20, 20), 100.0, dtype=np.float32), Affine(0.5, 0, 110, 0, -0.5, 30))
+    path = write_config(tmp_path, """
+[run]
+out = "out"
+[regions]
+file = "mine.shp"
+id_column = "code"
+encoding = "gbk"
+[emissions]
+paths = ["e.tif"]
+kind = "amount"
+units = "t CO2/cell/yr"
+[sinks]
+draws = 300
+[compensation]
+scheme = "balance"
+[outputs]
+formats = ["csv", "parquet"]
+""")
+    report = run(load_config(path))
+    assert "site" not in [s.name for s in report.steps]
+    emissions = pd.read_csv(tmp_path / "out" / "tables" / "emissions.csv").set_index("code")
+    # each 1° box holds exactly 4 whole 0.5° cells of 100 t
+    assert emissions["emissions_tco2_per_yr"].to_dict() == pytest.approx({"A": 400.0, "B": 400.0})
+    sinks = pd.read_parquet(tmp_path / "out" / "tables" / "sinks.parquet")
+    assert set(sinks["code"]) == {"A", "B"} and (sinks["climate_domain"] == "subtropical").all()
+    ledger = pd.read_csv(tmp_path / "out" / "tables" / "compensation.csv")
+    assert abs(ledger["transfer_cny_per_yr"].sum()) < 1e-6
