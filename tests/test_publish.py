@@ -332,3 +332,9 @@ def test_site_served_over_http_resolves_every_link(tiny_site_data, tmp_path):
     finally:
         server.shutdown()
     assert {"index.html", "national.html", "batch-1.html", "batch-2.html", "pilots/P1-02.html"} <= seen
+
+
+def test_min_value_leaves_low_values_unclassified(tmp_path):
+    spec = layer(tmp_path, classification={"scheme": "fixed", "breaks": [30, 100], "min_value": 10})
+    # 5 is below the minimum (not drawn), 10 and 30 fall in the first class, 60 in the second
+    assert classify([5, 10, 30, 60], spec).index.tolist() == [-1, 0, 0, 1]

@@ -10,6 +10,7 @@ overlay. Keys (see ``layers/README.md`` for the full reference)::
     title_en = "Net forest sink"
     column = "net_sink_tco2_per_yr_central"   # choropleth: a column of the pilot table
     source = "forest"                    # raster: "forest" or "emissions"
+    rasters = ["igbp"]                   # raster: only for rasters whose layer name is listed
     order = 40                           # position in the layer control
     show = false                         # visible when the page opens
     tooltip = ["net_sink_tco2_per_yr_low", "net_sink_tco2_per_yr_high"]
@@ -20,6 +21,7 @@ overlay. Keys (see ``layers/README.md`` for the full reference)::
     k = 5
     breaks = [...]                       # fixed: upper bounds of the classes
     centre = 0.0                         # diverging: classes are made separately below and above
+    min_value = 10                       # values below are not classified (not drawn on images)
     categories = [{ value = 1, colour = "#1b9e77", label_zh = "...", label_en = "..." }]
     [colours]
     scale = "YlGn"                       # a ColorBrewer scheme, or
@@ -82,6 +84,7 @@ class LayerDef:
     path: Path
     column: str = ""
     source: str = ""
+    rasters: tuple[str, ...] = ()
     order: int = 100
     show: bool = False
     tooltip: tuple[str, ...] = ()
@@ -92,6 +95,7 @@ class LayerDef:
     k: int = 5
     breaks: tuple[float, ...] = ()
     centre: float | None = None
+    min_value: float | None = None
     categories: tuple[Category, ...] = ()
     scale: str = ""
     colours: tuple[str, ...] = ()
@@ -139,8 +143,8 @@ def _str(doc: dict, key: str, path: Path, required: bool = True) -> str:
 
 def parse_layer(doc: dict, path: Path) -> LayerDef:
     """Validate one parsed TOML document; every problem names the file and the key."""
-    known = {"id", "kind", "title_zh", "title_en", "column", "source", "order", "show", "tooltip", "legend",
-             "classification", "colours", "opacity", "format", "unit"}
+    known = {"id", "kind", "title_zh", "title_en", "column", "source", "rasters", "order", "show", "tooltip",
+             "legend", "classification", "colours", "opacity", "format", "unit"}
     unknown = sorted(set(doc) - known)
     if unknown:
         raise _err(path, unknown[0], "is not a layer key", f"keys among {sorted(known)}")
@@ -197,6 +201,9 @@ def parse_layer(doc: dict, path: Path) -> LayerDef:
             color_brewer(scale, 5)
         except (ValueError, KeyError):
             raise _err(path, "colours.scale", f"is {scale!r}", "a ColorBrewer scheme such as YlGn or RdBu") from None
+    rasters = doc.get("rasters", [])
+    if not isinstance(rasters, list) or any(not isinstance(r, str) for r in rasters):
+        raise _err(path, "rasters", f"is {rasters!r}", "a list of raster layer names such as 'igbp'")
     tooltip = doc.get("tooltip", [])
     if not isinstance(tooltip, list) or any(not isinstance(t, str) for t in tooltip):
         raise _err(path, "tooltip", f"is {tooltip!r}", "a list of column names")
@@ -207,10 +214,10 @@ def parse_layer(doc: dict, path: Path) -> LayerDef:
         raise _err(path, "opacity", f"is {opacity!r}", "a number in (0, 1]")
     return LayerDef(
         id=layer_id, kind=kind, title_zh=_str(doc, "title_zh", path), title_en=_str(doc, "title_en", path),
-        path=path, column=column, source=source, order=int(doc.get("order", 100)), show=bool(doc.get("show", False)),
+        path=path, column=column, source=source, rasters=tuple(rasters), order=int(doc.get("order", 100)), show=bool(doc.get("show", False)),
         tooltip=tuple(tooltip), legend_zh=legend.get("title_zh", ""), legend_en=legend.get("title_en", ""),
         legend_note=legend.get("note", ""), scheme=scheme, k=k, breaks=tuple(float(b) for b in breaks),
-        centre=classification.get("centre"), categories=tuple(categories), scale=scale, colours=colour_list,
+        centre=classification.get("centre"), min_value=classification.get("min_value"), categories=tuple(categories), scale=scale, colours=colour_list,
         opacity=float(opacity), field=shown,
     )
 
@@ -280,7 +287,8 @@ def _range_labels(bins: np.ndarray, low: float, fmt) -> list[str]:
 def classify(values, layer: LayerDef) -> Classes:
     """Classes, colours and legend labels of ``values`` under ``layer``'s scheme.
 
-    Numeric schemes put a value in the first class whose upper bound it does not exceed.
+    Numeric schemes put a value in the first class whose upper bound it does not exceed;
+    values below ``min_value`` are left unclassified.
     With ``centre`` set, values at or below and above the centre are classified apart
     (``k // 2`` classes each, at most) and take the two halves of a diverging scale, so
     the centre is always a class boundary. Missing values get class ``-1``.
@@ -297,6 +305,8 @@ def classify(values, layer: LayerDef) -> Classes:
             index[(data == cat.value) & (index < 0)] = i
         return Classes(index, [c.colour for c in layer.categories], [c.label for c in layer.categories])
     data = np.asarray(values, dtype=float)
+    if layer.min_value is not None:
+        data = np.where(data >= layer.min_value, data, np.nan)
     finite = np.isfinite(data)
     index = np.full(data.shape, -1, dtype=int)
     if not finite.any():

@@ -102,6 +102,8 @@ def target_rows(tracked: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame
     """Tracked targets with bilingual indicator names and display texts, baseline rows dropped."""
     names = indicators.set_index("indicator")
     rows = tracked[tracked["status"] != "baseline (not a target)"].copy()
+    if rows.empty:
+        return rows.assign(indicator_zh="", indicator_en="", declared_text="", measured_text="")
     rows["indicator_zh"] = rows["indicator"].map(names["description_zh"]).fillna(rows["indicator"])
     rows["indicator_en"] = rows["indicator"].map(names["description_en"]).fillna(rows["indicator"])
     rows["declared_text"] = rows.apply(target_value_text, axis=1)

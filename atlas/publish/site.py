@@ -137,10 +137,14 @@ def _overlays(data: SiteData, layers: list[LayerDef], box, page_datum: str, side
         if raster is None:
             notes.append(f"{layer.title}: 本次构建无此栅格 no {layer.source} raster in this build")
             continue
+        if layer.rasters and raster.spec.name not in layer.rasters:
+            continue  # a spec for another product (e.g. IGBP classes vs percent cover)
         if show and not layer.show:
             layer = replace(layer, show=True)
         overlay = render_overlay(layer, raster.readers, raster.spec, box, page_datum, side, clip)
-        if overlay is not None:
+        if overlay is None:
+            notes.append(f"{layer.title}: 此范围内无数据 no data in this view")
+        else:
             out.append(overlay)
     return out
 
