@@ -17,6 +17,7 @@ are relative to the configuration file; ``~`` and ``${VARIABLES}`` are expanded.
     paths = ["tiles/Hansen_GFC-2024-v1.12_treecover2000_*.tif"]   # globs allowed
     product = "hansen"                  # or generic, with kind/units
     threshold = 30
+    year = 2000                         # year the layer shows: forest-cover targets are judged against it
 
     [loss]                              # optional: Hansen lossyear tiles
     paths = ["tiles/Hansen_GFC-2024-v1.12_lossyear_*.tif"]
@@ -75,7 +76,7 @@ TABLE_FORMATS = ("csv", "gpkg", "parquet")
 _ALLOWED = {
     "run": {"out"},
     "regions": {"batch", "level", "province", "year", "ids", "file", "id_column", "encoding"},
-    "forest": {"paths", "product", "kind", "units", "threshold", "nodata"},
+    "forest": {"paths", "product", "kind", "units", "threshold", "nodata", "year"},
     "loss": {"paths", "years"},
     "emissions": {"paths", "product", "kind", "units", "nodata"},
     "sinks": {"factors", "draws", "seed"},
@@ -97,6 +98,7 @@ class LayerConfig:
     threshold: float | None = None
     nodata: float | None = None
     years: int | None = None
+    year: int | None = None
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,8 @@ def _layer(reader: _Reader, with_threshold: bool = True) -> LayerConfig:
         threshold=reader.get("threshold", (int, float), check=lambda v: 0 <= v <= 100,
                              expected="a percentage 0-100") if with_threshold else None,
         nodata=reader.get("nodata", (int, float)),
-        years=reader.get("years", int, check=lambda v: v > 0, expected="a positive integer"))
+        years=reader.get("years", int, check=lambda v: v > 0, expected="a positive integer"),
+        year=reader.get("year", int, check=lambda v: 1980 <= v <= 2100, expected="a year such as 2000"))
 
 
 def load_config(path: str | Path) -> RunConfig:

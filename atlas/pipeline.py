@@ -213,6 +213,19 @@ def sink_table(areas: pd.DataFrame, domains: pd.Series, factor_table: pd.DataFra
     return table
 
 
+def labelled_sinks(areas: pd.DataFrame, domains: pd.Series, factor_table: pd.DataFrame,
+                   names: pd.Series | None, emissions: pd.Series | None, emissions_source: str,
+                   forest_source: str, **kw) -> pd.DataFrame:
+    """:func:`sink_table` with the region names and the sources of its emissions and forest."""
+    table = sink_table(areas, domains, factor_table, emissions=emissions, **kw)
+    if names is not None:
+        table.insert(0, "name_zh", names.reindex(table.index))
+    if "emissions_tco2_per_yr" in table:
+        table["emissions_source"] = np.where(table["emissions_tco2_per_yr"].notna(), emissions_source, "")
+    table["forest_source"] = forest_source
+    return table
+
+
 def track_forest_targets(reg: registry.Registry, forest_pilots: pd.DataFrame) -> pd.DataFrame:
     """Registry targets next to the forest share of land measured from the embedded layer."""
     share = forest_pilots.set_index("pilot_id")["forest_share_of_land"] * 100.0
@@ -231,10 +244,9 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     emissions = raster if raster is not None else reported_emissions(reg)
     source = (f"raster: {result.rasters['emissions'].label}" if raster is not None
               else "reported 2010 (seed Tables 1-2: per-capita × population)")
-    per_pilot = sink_table(areas, domains, lib, emissions=emissions, land_ha=by_id["land_area_ha"])
-    per_pilot.insert(0, "name_zh", by_id["name_zh"])
-    per_pilot["emissions_source"] = np.where(per_pilot["emissions_tco2_per_yr"].notna(), source, "")
-    per_pilot["forest_source"] = "MODIS MCD12C1 2019 (majority class; undercounts sparse forest)"
+    per_pilot = labelled_sinks(areas, domains, lib, by_id["name_zh"], emissions, source,
+                               "MODIS MCD12C1 2019 (majority class; undercounts sparse forest)",
+                               land_ha=by_id["land_area_ha"])
     result.files.append(write_frame(per_pilot.reset_index(), data / "sinks_pilots.csv", overwrite=True))
 
     provinces = result.tables["province_outlines"]
@@ -269,11 +281,25 @@ def publish_sinks(reg: registry.Registry, out_dir: Path, result: BuildResult) ->
     result.summary["target_status_counts"] = {k: int(v) for k, v in counts.items()}
 
 
+def pilot_site_data(reg: registry.Registry, pilots: pd.DataFrame, forest: pd.DataFrame, sinks_table: pd.DataFrame,
+                    ledger: pd.DataFrame, tracked: pd.DataFrame, raster_emissions: pd.Series | None,
+                    rasters: dict[str, RasterLayer], summary: dict, downloads: list[str],
+                    notes: list[str]) -> SiteData:
+    """What the published pages show about the pilots in ``pilots`` (registry rows with areas).
+
+    The per-pilot tables may carry ``pilot_id`` as a column or as their index.
+    """
+    table = records.pilot_table(registry.join_stats(pilots, reg.stats_2010) if "population_10k" not in pilots
+                                else pilots, forest, sinks_table, ledger, tracked, raster_emissions)
+    display = boundaries.load_pilot_boundaries(reg, display=True).set_index("pilot_id").loc[table.index]
+    return SiteData(table=table, targets=records.target_rows(tracked, reg.indicators),
+                    outlines=display.reset_index(), provinces=boundaries.load_provinces(display=True),
+                    rasters=rasters, summary=summary, downloads=downloads, notes=notes)
+
+
 def site_data(reg: registry.Registry, result: BuildResult) -> SiteData:
     """What the published pages show, from the tables the earlier steps left in ``result``."""
     t = result.tables
-    table = records.pilot_table(t["pilots"], t["forest_pilots"], t["sinks_pilots"], t["ledger"],
-                                t["targets_tracking"], t.get("raster_emissions"))
     downloads = sorted(str(f.relative_to(result.out_dir)) for f in result.files
                        if f.parent == result.out_dir / "data")
     notes = [modis.UNDERCOUNT_CAVEAT,
@@ -282,10 +308,9 @@ def site_data(reg: registry.Registry, result: BuildResult) -> SiteData:
              ("排放为报告表 1–2 的 2010 年人均排放 × 人口 Emissions: reported 2010 per-capita × population "
               "(seed Tables 1–2)." if "emissions" not in result.rasters else
               f"排放来自栅格 Emissions from the raster {result.rasters['emissions'].label}, summed exactly per pilot.")]
-    return SiteData(table=table, targets=records.target_rows(t["targets_tracking"], reg.indicators),
-                    outlines=t["pilot_display"], provinces=t["province_display"],
-                    rasters=result.rasters,
-                    summary=result.summary, downloads=downloads, notes=notes)
+    return pilot_site_data(reg, t["pilots"], t["forest_pilots"], t["sinks_pilots"], t["ledger"],
+                           t["targets_tracking"], t.get("raster_emissions"), result.rasters, result.summary,
+                           downloads, notes)
 
 
 def publish_pages(reg: registry.Registry, out_dir: Path, result: BuildResult) -> None:

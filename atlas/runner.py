@@ -38,10 +38,10 @@ from .pipeline import (
     default_forest_layer,
     domain_by_latitude,
     forest_areas_by_type,
+    labelled_sinks,
+    pilot_site_data,
     reported_emissions,
-    sink_table,
 )
-from .publish import records
 from .publish.site import RasterLayer, SiteData, publish_site
 from .rasters import open_layer
 from .rasters.layer import LayerSpec
@@ -332,13 +332,9 @@ def _run_steps(run: _Run) -> RunReport:
             lat = regions.set_index(id_column).geometry.to_crs(4326).representative_point().y
             domains = lat.map(domain_by_latitude)
             emissions, source = raster_emissions, "raster"
-        out = sink_table(areas, domains, lib, emissions=emissions, land_ha=land_ha, loss_ha_per_yr=loss,
-                         draws=cfg.draws, seed=cfg.seed)
-        if "name_zh" in regions:
-            out.insert(0, "name_zh", regions.set_index(id_column)["name_zh"])
-        if "emissions_tco2_per_yr" in out:
-            out["emissions_source"] = out["emissions_tco2_per_yr"].notna().map({True: source, False: ""})
-        out["forest_source"] = forest_label
+        names = regions.set_index(id_column)["name_zh"] if "name_zh" in regions else None
+        out = labelled_sinks(areas, domains, lib, names, emissions, source, forest_label, land_ha=land_ha,
+                             loss_ha_per_yr=loss, draws=cfg.draws, seed=cfg.seed)
         out.index.name = id_column
         return out
     sink_frame = run.step("sinks", sinks_key, compute_sinks)
@@ -364,11 +360,12 @@ def _run_steps(run: _Run) -> RunReport:
     tracked = None
     targets_key = None
     if cfg.uses_registry:
-        year = 2019 if cfg.forest is None else None
-        targets_key = _key("targets", forest_key, year)
+        year = 2019 if cfg.forest is None else cfg.forest.year
+        targets_key = _key("targets", forest_key, regions_key, year)
         if year is not None:
+            mine = run.registry.targets[run.registry.targets["pilot_id"].isin(regions[id_column])]
             tracked = run.step("targets", targets_key, lambda: targets.track_targets(
-                run.registry.targets, forest_out["forest_share_of_land"] * 100.0, year, forest_label))
+                mine, forest_out["forest_share_of_land"] * 100.0, year, forest_label))
 
     tables = {"forest": forest_out.reset_index(), "sinks": sink_frame.reset_index(),
               "compensation": ledger.reset_index()}
@@ -412,22 +409,15 @@ def _layers_dir() -> Path:
 
 def _site_data(run: _Run, regions, forest_out, sink_frame, ledger, tracked, raster_emissions, forest_readers,
                forest_spec, forest_label, emissions_layer) -> SiteData:
-    reg = run.registry
-    pilots = registry.join_stats(boundaries.area_table(regions), reg.stats_2010)
-    if tracked is None:
-        tracked = pd.DataFrame(columns=["pilot_id", "status", "indicator", "measured_value", "measured_year",
-                                        "value_low", "value_high", "unit", "target_year", "caveat",
-                                        "source_table"])
-    table = records.pilot_table(pilots, forest_out.reset_index(), sink_frame.reset_index(), ledger.reset_index(),
-                                tracked, raster_emissions)
-    display = boundaries.load_pilot_boundaries(reg, display=True).set_index("pilot_id").loc[table.index]
+    if tracked is None:  # no measurement year for this forest layer: targets listed, none judged
+        tracked = targets.track_targets(run.registry.targets, pd.Series(dtype=float), 0, "")
+        tracked = tracked[tracked["pilot_id"].isin(regions["pilot_id"])].assign(
+            caveat="not measured: the run's forest layer has no year (set [forest].year)")
     rasters = {"forest": RasterLayer(forest_readers, forest_spec, forest_label)}
     if emissions_layer is not None:
         rasters["emissions"] = emissions_layer
-    return SiteData(table=table, targets=records.target_rows(tracked, reg.indicators), outlines=display.reset_index(),
-                    provinces=boundaries.load_provinces(display=True), rasters=rasters,
-                    summary={"pilots_total": len(table),
-                             "pilots_per_batch": {int(k): int(v) for k, v in
-                                                  table["batch"].value_counts().sort_index().items()}},
-                    downloads=[], notes=[f"森林 Forest: {forest_label}", f"配置 Config: {run.config.path.name}"])
-
+    per_batch = regions["batch"].value_counts().sort_index()
+    summary = {"pilots_total": len(regions), "pilots_per_batch": {int(k): int(v) for k, v in per_batch.items()}}
+    return pilot_site_data(run.registry, boundaries.area_table(regions), forest_out.reset_index(),
+                           sink_frame.reset_index(), ledger.reset_index(), tracked, raster_emissions, rasters,
+                           summary, [], [f"森林 Forest: {forest_label}", f"配置 Config: {run.config.path.name}"])

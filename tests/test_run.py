@@ -282,6 +282,7 @@ ids = ["P1-08"]
 [forest]
 paths = ["Hansen_GFC-2024-v1.12_treecover2000_*.tif"]
 threshold = 30
+year = 2000
 [sinks]
 draws = 200
 [site]
@@ -294,3 +295,32 @@ publish = true
     assert forest.loc["P1-08", "forest_ha"] == pytest.approx(forest.loc["P1-08", "region_area_ha"], rel=1e-6)
     page = (tmp_path / "out" / "site" / "pilots" / "P1-08.html").read_text(encoding="utf-8")
     assert '"id":"tree_cover_raster"' in page and '"id":"forest_raster"' not in page
+    # [forest].year lets targets be judged; Shenzhen has no forest-coverage target, so only its own
+    # targets are listed and none is judged
+    tracked = pd.read_csv(tmp_path / "out" / "tables" / "targets.csv")
+    assert set(tracked["pilot_id"]) == {"P1-08"} and tracked["measured_value"].isna().all()
+
+
+def test_forest_year_judges_forest_targets(tif, tmp_path):
+    # 南昌 (P1-11, 28.2-29.1°N) declared a forest-coverage target; 60 % canopy over the whole tile
+    # puts its whole outline in forest. The share divides by land area (lakes excluded), so the
+    # synthetic share is above 100 % (108.7 %), and the target is met.
+    tif("Hansen_GFC-2024-v1.12_treecover2000_30N_110E.tif", np.full((400, 400), 60, dtype=np.uint8),
+        Affine(0.025, 0, 110, 0, -0.025, 30))
+    path = write_config(tmp_path, """
+[run]
+out = "out"
+[regions]
+ids = ["P1-11"]
+[forest]
+paths = ["Hansen_GFC-2024-v1.12_treecover2000_30N_110E.tif"]
+year = 2000
+[sinks]
+draws = 200
+""")
+    run(load_config(path))
+    tracked = pd.read_csv(tmp_path / "out" / "tables" / "targets.csv")
+    judged = tracked[tracked["status"] != "baseline (not a target)"]
+    forest_rows = judged[judged["indicator"] == "forest_coverage"]
+    assert not forest_rows.empty and (forest_rows["measured_year"] == 2000).all()
+    assert (forest_rows["measured_value"] > 99.9).all() and (forest_rows["status"] == "met").all()

@@ -214,10 +214,11 @@ def parse_layer(doc: dict, path: Path) -> LayerDef:
         raise _err(path, "opacity", f"is {opacity!r}", "a number in (0, 1]")
     return LayerDef(
         id=layer_id, kind=kind, title_zh=_str(doc, "title_zh", path), title_en=_str(doc, "title_en", path),
-        path=path, column=column, source=source, rasters=tuple(rasters), order=int(doc.get("order", 100)), show=bool(doc.get("show", False)),
-        tooltip=tuple(tooltip), legend_zh=legend.get("title_zh", ""), legend_en=legend.get("title_en", ""),
-        legend_note=legend.get("note", ""), scheme=scheme, k=k, breaks=tuple(float(b) for b in breaks),
-        centre=classification.get("centre"), min_value=classification.get("min_value"), categories=tuple(categories), scale=scale, colours=colour_list,
+        path=path, column=column, source=source, rasters=tuple(rasters), order=int(doc.get("order", 100)),
+        show=bool(doc.get("show", False)), tooltip=tuple(tooltip), legend_zh=legend.get("title_zh", ""),
+        legend_en=legend.get("title_en", ""), legend_note=legend.get("note", ""), scheme=scheme, k=k,
+        breaks=tuple(float(b) for b in breaks), centre=classification.get("centre"),
+        min_value=classification.get("min_value"), categories=tuple(categories), scale=scale, colours=colour_list,
         opacity=float(opacity), field=shown,
     )
 
