@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 import pandas as pd
 
@@ -53,8 +55,9 @@ def sinks_cmd(forest, product, threshold, loss_files, loss_years, factor_file, d
         lib = factors.apply_tier2(lib, factors.read_factors(factor_file))
     domains = factors.read_climate_domains().set_index("pilot_id")["climate_domain"]
     land = regions.set_index("pilot_id")["land_area_km2"] * 100.0
-    out = pipeline.sink_table(areas, domains, lib, emissions=pipeline.reported_emissions(reg), land_ha=land,
-                              loss_ha_per_yr=loss, draws=draws, seed=seed)
-    out.insert(0, "name_zh", regions.set_index("pilot_id")["name_zh"])
+    forest_source = ", ".join(Path(f).name for f in forest) if forest else "MODIS MCD12C1 2019 (embedded)"
+    out = pipeline.labelled_sinks(areas, domains, lib, regions.set_index("pilot_id")["name_zh"],
+                                  pipeline.reported_emissions(reg), "reported 2010 (seed Tables 1-2)", forest_source,
+                                  land_ha=land, loss_ha_per_yr=loss, draws=draws, seed=seed)
     out = out.reset_index().rename(columns={"index": "pilot_id"})
     emit(pd.DataFrame(out), output, overwrite, outlines=regions)
