@@ -50,13 +50,7 @@ from .zonal import zonal_stats
 log = logging.getLogger(__name__)
 
 STATE_DIR = ".atlas-run"
-#: glibc settings for dask worker processes. dask's nanny starts workers with
-#: MALLOC_TRIM_THRESHOLD_=65536 (``distributed.nanny.pre-spawn-environ``), which pins glibc's
-#: mmap threshold at 128 KiB, so every temporary block array is mmapped and unmapped: the
-#: zonal step then ran 2-3× slower than on threads (scripts/bench_scale.py). Raising the mmap
-#: threshold and the top pad keeps block arrays on the heap. Workers of external clusters
-#: should be started with the same variables.
-WORKER_MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TOP_PAD_": str(64 * 2**20)}
+
 
 
 @dataclass
@@ -144,16 +138,13 @@ class _Run:
         if scheduler is None and not wants_local:
             return None
         if self._client is None:
-            import dask
             from distributed import Client, LocalCluster
 
             if wants_local:
                 n = self.config.cluster_workers or max(1, min(4, os.cpu_count() or 1))
                 log.info("starting a LocalCluster with %d worker process(es)", n)
-                environ = {**dask.config.get("distributed.nanny.pre-spawn-environ", {}), **WORKER_MALLOC_ENV}
-                with dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
-                    self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                                 dashboard_address=None)
+                self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                             dashboard_address=None)
                 self._client = Client(self._cluster)
                 self.report.compute = f"LocalCluster({n} workers)"
             else:

@@ -10,6 +10,9 @@ Inputs are geometries and :class:`~atlas.rasters.layer.BlockReader` objects; no 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -371,7 +374,40 @@ def execute(tasks: Sequence[Task], tiles: Sequence[PreparedTile], spec: LayerSpe
     return total
 
 
+#: glibc ``mallopt`` parameters and the values set in dask worker processes (see
+#: :func:`keep_block_arrays_on_heap`).
+_M_TOP_PAD, _M_MMAP_THRESHOLD = -2, -3
+WORKER_MMAP_THRESHOLD_BYTES = 32 * 2**20
+WORKER_TOP_PAD_BYTES = 64 * 2**20
+
+
+@functools.cache
+def keep_block_arrays_on_heap() -> bool:
+    """Raise glibc's mmap threshold in this process so block-sized arrays stay on the heap.
+
+    dask's nanny starts every worker with ``MALLOC_TRIM_THRESHOLD_`` set
+    (``distributed.nanny.pre-spawn-environ``); with any malloc tunable set, glibc stops
+    adapting its mmap threshold and leaves it at 128 KiB, so each temporary array of a block
+    (a 512 × 512 float64 array is 2 MiB) is a fresh ``mmap`` whose pages fault in again and
+    are unmapped on release. The zonal step then ran 2-3 times slower on a cluster than on
+    threads (``scripts/bench_scale.py``). Called once per worker process by the first task it
+    runs, on LocalClusters and external clusters alike; a no-op (False) off glibc.
+    """
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError, TypeError):
+        return False
+    ok = mallopt(_M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD_BYTES) == 1
+    ok &= mallopt(_M_TOP_PAD, WORKER_TOP_PAD_BYTES) == 1
+    log.debug("worker %d: glibc mmap threshold %d B, top pad %d B (%s)", os.getpid(), WORKER_MMAP_THRESHOLD_BYTES,
+              WORKER_TOP_PAD_BYTES, "set" if ok else "refused")
+    return bool(ok)
+
+
 def _run_remote(task: Task, tiles, spec: LayerSpec, n_regions: int) -> Accumulator:
+    keep_block_arrays_on_heap()
     return run_task(task, tiles, spec, n_regions)
 
 

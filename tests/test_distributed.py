@@ -1,5 +1,8 @@
 """A real dask.distributed LocalCluster gives the same numbers as a serial run."""
 
+import ctypes
+import ctypes.util
+
 import geopandas as gpd
 import numpy as np
 import pytest
@@ -33,3 +36,40 @@ def test_mosaic_on_local_cluster_equals_serial(tif):
         remote = zonal_stats(regions, readers, spec, client=client)
     assert remote.equals(serial)
     assert serial["treecover2000_ha"].gt(0).all()
+
+
+def _block_array_is_mmapped() -> bool:
+    """Whether a fresh 2 MiB array (one 512 × 512 float64 block) lands in its own mmap."""
+    class MallInfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in
+                    ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                     "keepcost")]
+
+    mallinfo2 = ctypes.CDLL(ctypes.util.find_library("c")).mallinfo2
+    mallinfo2.restype = MallInfo2
+    before = mallinfo2().hblkhd
+    block = np.ones((512, 512))
+    grown = mallinfo2().hblkhd - before
+    del block
+    return grown >= 2 * 2**20
+
+
+def test_cluster_workers_keep_block_arrays_on_heap(tif):
+    # dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_ set, which pins glibc's mmap
+    # threshold at 128 KiB: a 2 MiB block array is mmapped. After the first zonal task the
+    # worker has raised the threshold, and the same array comes from the heap.
+    from distributed import Client, LocalCluster
+
+    try:
+        ctypes.CDLL(ctypes.util.find_library("c")).mallinfo2
+    except (OSError, AttributeError, TypeError):
+        pytest.skip("not glibc >= 2.33 (no mallinfo2)")
+    data = np.full((100, 100), 50, dtype=np.uint8)
+    readers, spec = open_layer([tif("Hansen_GFC-2023-v1.11_treecover2000_30N_110E.tif", data,
+                                    Affine(0.05, 0, 110, 0, -0.05, 30))])
+    regions = gpd.GeoDataFrame({"pilot_id": ["a"]}, geometry=[shapely.box(111, 26, 114, 29)], crs=4326)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        assert list(client.run(_block_array_is_mmapped).values()) == [True]
+        zonal_stats(regions, readers, spec, client=client)
+        assert list(client.run(_block_array_is_mmapped).values()) == [False]

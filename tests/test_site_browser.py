@@ -7,6 +7,7 @@ are measured by scripts/bench_site.py, not asserted here.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -131,6 +132,7 @@ def test_search_by_chinese_english_pinyin(chromium, site, query, expected):
     assert hits and expected in hits[0]
     chromium.click(".atlas-search-hit")
     chromium.wait_for("document.querySelector('.leaflet-popup-content') !== null", 5)
+    time.sleep(0.5)  # the popup stays open once the map has moved (a click that reached the map closed it)
     popup = chromium.run_js("return document.querySelector('.leaflet-popup-content').textContent;")
     assert expected in popup and "Net sink" in popup
     link = chromium.run_js("return document.querySelector('.leaflet-popup-content a.atlas-page-link')"

@@ -255,7 +255,13 @@
             item.setAttribute("data-pilot", hit.id);
             item.appendChild(el("span", null, hit.pilot.name_zh));
             item.appendChild(el("span", "atlas-en", " " + hit.pilot.name_en));
-            item.addEventListener("click", function () { self.select(hit.id); list.textContent = ""; });
+            item.addEventListener("click", function (event) {
+              // The hit leaves the DOM below, so Leaflet could no longer tell that the click
+              // began inside a control, and would take it for a map click that closes popups.
+              L.DomEvent.stopPropagation(event);
+              self.select(hit.id);
+              list.textContent = "";
+            });
             list.appendChild(item);
           });
         }
