@@ -650,13 +650,7 @@ class OfflineChromium:
             Pixels (x, y) from the element's centre, e.g. to land on the filled part of an SVG path whose
             bounding-box centre lies outside it.
         """
-        element = self._in_view(css_selector)
-        chain = ActionChains(self._driver, duration=self.pointer_move_ms)
-        if offset is None:
-            chain.move_to_element(element)
-        else:
-            chain.move_to_element_with_offset(element, *offset)
-        chain.perform()
+        self._pointer_to(css_selector, offset).perform()
         self.collect_if_open()
 
     def hover_at(self, x: int, y: int) -> None:
@@ -680,14 +674,16 @@ class OfflineChromium:
         offset : tuple of int, optional
             Pixels (x, y) from the element's centre.
         """
+        self._pointer_to(css_selector, offset).click().perform()
+        self.collect_if_open()
+
+    def _pointer_to(self, css_selector: str, offset: tuple[int, int] | None) -> ActionChains:
+        """Actions that move the real mouse to an element's centre (+ offset), to be performed."""
         element = self._in_view(css_selector)
         chain = ActionChains(self._driver, duration=self.pointer_move_ms)
         if offset is None:
-            chain.move_to_element(element)
-        else:
-            chain.move_to_element_with_offset(element, *offset)
-        chain.click().perform()
-        self.collect_if_open()
+            return chain.move_to_element(element)
+        return chain.move_to_element_with_offset(element, *offset)
 
     def screenshot(self, path: str | os.PathLike[str]) -> Path:
         """Save a PNG of the viewport.
