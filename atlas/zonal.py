@@ -56,6 +56,11 @@ class PreparedTile:
     equal_area: bool
     cell_area: float | None
 
+    def __sizeof__(self) -> int:
+        """Bytes held, edge pieces included: dask's scheduler weighs moving a tile by this."""
+        arrays = (a for p in self.pieces if p is not None for a in (p.row, p.col, p.du, p.area, p.block_key, p.carry))
+        return object.__sizeof__(self) + sum(a.nbytes for a in arrays)
+
 
 @dataclass(frozen=True)
 class Task:
@@ -212,10 +217,9 @@ def _block_values(raw: np.ndarray, spec: LayerSpec, nodata: float | None) -> tup
     return values, None
 
 
-def run_task(task: Task, tiles: Sequence[PreparedTile], spec: LayerSpec, n_regions: int) -> Accumulator:
-    """Process one task's blocks; pure apart from reading cells."""
+def run_task(task: Task, tile: PreparedTile, spec: LayerSpec, n_regions: int) -> Accumulator:
+    """Process one task's blocks of ``tile`` (the task's own); pure apart from reading cells."""
     acc = Accumulator(n_regions)
-    tile = tiles[task.tile]
     grid = tile.grid
     bh, bw = tile.block_shape
     n_bc = -(-grid.width // bw)
@@ -349,7 +353,9 @@ def execute(tasks: Sequence[Task], tiles: Sequence[PreparedTile], spec: LayerSpe
             pool: ThreadPoolExecutor | None = None, client=None, progress: Progress | None = None) -> Accumulator:
     """Run tasks serially, on a local thread ``pool``, or on a dask.distributed ``client``.
 
-    Partial results are always added in task order, so every mode gives identical sums.
+    Partial results are always added in task order, so every mode gives identical sums. On
+    a cluster each prepared tile is scattered once, to one worker, and its tasks go to it;
+    a worker holds another tile only when the scheduler moves work there.
     """
     total = Accumulator(n_regions)
     done = 0
@@ -361,14 +367,15 @@ def execute(tasks: Sequence[Task], tiles: Sequence[PreparedTile], spec: LayerSpe
             progress(done, len(tasks))
 
     if client is not None:
-        scattered = client.scatter(list(tiles), broadcast=True)
-        futures = client.map(_run_remote, tasks, tiles=scattered, spec=spec, n_regions=n_regions, pure=False)
+        scattered = client.scatter(list(tiles), hash=False)
+        futures = [client.submit(_run_remote, task, scattered[task.tile], spec, n_regions, pure=False)
+                   for task in tasks]
         for fut in futures:  # in task order
             total.add(fut.result())
             tick()
         return total
     mapper = pool.map if pool is not None else map
-    for part in mapper(lambda t: run_task(t, tiles, spec, n_regions), tasks):  # results in task order
+    for part in mapper(lambda t: run_task(t, tiles[t.tile], spec, n_regions), tasks):  # results in task order
         total.add(part)
         tick()
     return total
@@ -406,9 +413,9 @@ def keep_block_arrays_on_heap() -> bool:
     return bool(ok)
 
 
-def _run_remote(task: Task, tiles, spec: LayerSpec, n_regions: int) -> Accumulator:
+def _run_remote(task: Task, tile: PreparedTile, spec: LayerSpec, n_regions: int) -> Accumulator:
     keep_block_arrays_on_heap()
-    return run_task(task, tiles, spec, n_regions)
+    return run_task(task, tile, spec, n_regions)
 
 
 # --------------------------------------------------------------------------- results

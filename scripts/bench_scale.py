@@ -60,7 +60,7 @@ What it measures
    The workers also need the same version of the atlas package installed (they unpickle its
    objects and run its code).
 6. **Scatter size**: the pickled size of the prepared tiles (outline pieces on each tile
-   grid) that ``atlas.zonal.execute`` broadcasts to every worker, and the time to prepare them.
+   grid) that ``atlas.zonal.execute`` scatters to the workers (each tile to one), and the time to prepare them.
 
 Everything is printed as Markdown tables and saved to ``<workdir>/results.md`` / ``results.json``.
 The machine is shared: compare ratios and CPU times more than raw seconds (the 1-minute
@@ -909,7 +909,7 @@ def build_report(ctx: dict) -> str:
             f"({where}); totals {total_ours / 1e10:,.4f} vs {total_ee / 1e10:,.4f} million ha")
     if "scatter" in res:
         sc = res["scatter"]
-        add(f"- prepared tiles broadcast to every worker: {sum(sc['sizes']) / 2**20:,.1f} MiB pickled "
+        add(f"- prepared tiles scattered to the workers (each to one): {sum(sc['sizes']) / 2**20:,.1f} MiB pickled "
             f"({', '.join(f'{s / 2**20:.1f}' for s in sc['sizes'])} MiB per tile), {sc['n_tasks']} tasks; "
             f"preparing them took {sc['wall_s']:.1f} s in one process (peak {sc['peaks_mib'][0]:,.0f} MiB)")
     for key in ctx["our_keys"]:
