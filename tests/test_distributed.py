@@ -73,3 +73,21 @@ def test_cluster_workers_keep_block_arrays_on_heap(tif):
         assert list(client.run(_block_array_is_mmapped).values()) == [True]
         zonal_stats(regions, readers, spec, client=client)
         assert list(client.run(_block_array_is_mmapped).values()) == [False]
+
+
+def test_prepared_tile_reports_its_size_to_dask(tif):
+    # The scheduler moves a scattered tile to another worker only when that is cheaper than
+    # waiting; it can judge that only if dask.sizeof sees the edge-piece arrays.
+    from dask.sizeof import sizeof
+
+    from atlas.zonal import prepare_tile
+
+    data = np.zeros((400, 400), dtype=np.uint8)
+    readers, _ = open_layer([tif("Hansen_GFC-2023-v1.11_treecover2000_30N_110E.tif", data,
+                                 Affine(0.025, 0, 110, 0, -0.025, 30))])
+    regions = gpd.GeoSeries([shapely.Point(115, 25).buffer(3.0, quad_segs=64)], crs=4326)
+    tile = prepare_tile(readers[0], regions)
+    piece = tile.pieces[0]
+    held = sum(a.nbytes for a in (piece.row, piece.col, piece.du, piece.area, piece.block_key, piece.carry))
+    assert held > 10_000  # a circle of 240 cells across: hundreds of pieces of 8-byte fields
+    assert sizeof(tile) >= held

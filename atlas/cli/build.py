@@ -60,6 +60,7 @@ def build_cmd(out_dir: str, tiles: str, emissions: tuple[str, ...], emissions_pr
         shown = sinks[list(cols)].rename(columns=cols)
         click.echo("Net forest sink per pilot, t CO2/yr (2.5 / central / 97.5 %), offset ratio vs "
                    f"{'raster' if emissions else 'reported 2010'} emissions:")
-        click.echo(shown.to_string(float_format=lambda v: f"{v:,.0f}" if abs(v) >= 10 else f"{v:.3f}"))
+        tonnes_or_ha = {c: "{:,.0f}".format for c in shown.columns if c.endswith(("_tco2", "_ha"))}
+        click.echo(shown.to_string(formatters=tonnes_or_ha, float_format="{:.3f}".format))
     click.echo(f"{len(result.files)} files written under {result.out_dir}; open "
                f"{result.out_dir / 'index.html'} in a browser", err=True)
