@@ -54,6 +54,11 @@ class EdgePieces:
     carry: np.ndarray
     bounds: tuple[int, int, int, int]
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the piece arrays."""
+        return sum(a.nbytes for a in (self.row, self.col, self.du, self.area, self.block_key, self.carry))
+
 
 def apply_affine(transform: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Apply an affine transform to coordinate arrays (vectorised)."""

@@ -52,7 +52,6 @@ log = logging.getLogger(__name__)
 STATE_DIR = ".atlas-run"
 
 
-
 @dataclass
 class StepOutcome:
     """One step of a run: its key, whether its artifact was reused, and how long it took."""

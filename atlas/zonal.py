@@ -58,8 +58,7 @@ class PreparedTile:
 
     def __sizeof__(self) -> int:
         """Bytes held, edge pieces included: dask's scheduler weighs moving a tile by this."""
-        arrays = (a for p in self.pieces if p is not None for a in (p.row, p.col, p.du, p.area, p.block_key, p.carry))
-        return object.__sizeof__(self) + sum(a.nbytes for a in arrays)
+        return object.__sizeof__(self) + sum(p.nbytes for p in self.pieces if p is not None)
 
 
 @dataclass(frozen=True)
