@@ -8,7 +8,7 @@ sinks and compensation → maps → :mod:`atlas.cli`.
 The library logs through :mod:`logging` but never configures logging; the CLI does.
 """
 
-from .errors import AtlasError
+from atlas.errors import AtlasError
 
 __all__ = ["AtlasError", "__version__"]
 __version__ = "0.1.0"

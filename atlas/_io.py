@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import OutputExistsError
+from atlas.errors import OutputExistsError
 
 log = logging.getLogger(__name__)
 

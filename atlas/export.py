@@ -14,8 +14,8 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from ._io import atomic_path
-from .errors import ConfigError
+from atlas._io import atomic_path
+from atlas.errors import ConfigError
 
 log = logging.getLogger(__name__)
 

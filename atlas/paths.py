@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import RegistryError
+from atlas.errors import RegistryError
 
 _SHARE = "pilot-carbon-atlas"
 

@@ -314,8 +314,8 @@ def mosaic_pilots(tiles: list[Tile]):
     """Registry pilots whose outline meets a tile, with their share inside the mosaic."""
     import shapely
 
-    from atlas.boundaries import load_pilot_boundaries
-    from atlas.registry import load_registry
+    from atlas.regions.boundaries import load_pilot_boundaries
+    from atlas.regions.registry import load_registry
 
     pilots = load_pilot_boundaries(load_registry())
     cover = shapely.union_all([shapely.box(*t.bounds) for t in tiles])

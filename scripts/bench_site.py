@@ -25,7 +25,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the browser harness used by the tests
 
 from chromium import OfflineChromium  # noqa: E402
 
-from atlas import boundaries, pipeline  # noqa: E402
+from atlas.regions import boundaries
+from atlas import pipeline  # noqa: E402
 from atlas.publish.site import external_resources  # noqa: E402
 
 READY = "window.atlasReady === true"

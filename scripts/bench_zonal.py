@@ -286,7 +286,7 @@ def load_regions(args, spec: dict):
     if args.regions == "synthetic":
         frame = synthetic_regions()
     else:
-        from atlas.boundaries import load_provinces
+        from atlas.regions.boundaries import load_provinces
 
         frame = load_provinces()
         name_col = next((c for c in ("name_zh", "name", "name_en") if c in frame), None)
@@ -304,7 +304,7 @@ def wait_for_boundaries(seconds: float) -> bool:
     while True:
         if path.is_file():
             try:
-                from atlas.boundaries import load_provinces
+                from atlas.regions.boundaries import load_provinces
 
                 if len(load_provinces()) > 0:
                     return True

@@ -48,7 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # allow running without PYTHONPATH
     sys.path.insert(0, str(REPO))
 
-from atlas.datum import CHINA_BBOX, gcj02_to_wgs84_geometry  # noqa: E402
+from atlas.regions.datum import CHINA_BBOX, gcj02_to_wgs84_geometry  # noqa: E402
 
 log = logging.getLogger(__name__)
 

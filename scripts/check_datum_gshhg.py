@@ -65,7 +65,7 @@ from build_boundaries import (  # noqa: E402
     replace_block,
 )
 
-from atlas.datum import gcj02_to_wgs84_geometry, wgs84_to_gcj02  # noqa: E402
+from atlas.regions.datum import gcj02_to_wgs84_geometry, wgs84_to_gcj02  # noqa: E402
 
 log = logging.getLogger(__name__)
 

@@ -86,12 +86,12 @@ import shapely
 from affine import Affine
 from pyproj import CRS
 
-from atlas.cellarea import areal_scale
-from atlas.compensation import DEFAULT_DISCOUNT_RATE, DEFAULT_PRICE_CNY_PER_TCO2, annuity_factor, pay_for_removals
-from atlas.factors import factor_lookup, read_factors
+from atlas.rasters.cellarea import areal_scale
+from atlas.carbon.compensation import DEFAULT_DISCOUNT_RATE, DEFAULT_PRICE_CNY_PER_TCO2, annuity_factor, pay_for_removals
+from atlas.carbon.factors import factor_lookup, read_factors
 from atlas.rasters.layer import ArraySource, LayerSpec
 from atlas.rasters.units import CO2_PER_C
-from atlas.sinks import estimate_sinks
+from atlas.carbon.sinks import estimate_sinks
 from atlas.zonal import zonal_stats
 
 TOLERANCE = 1e-9

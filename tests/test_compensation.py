@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from atlas.compensation import annuity_factor, baseline_additional, net_balance_transfers, pay_for_removals
+from atlas.carbon.compensation import annuity_factor, baseline_additional, net_balance_transfers, pay_for_removals
 from atlas.errors import FactorError
 
 

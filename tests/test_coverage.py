@@ -6,7 +6,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlas.coverage import block_coverage, edge_pieces
+from atlas.zonal.coverage import block_coverage, edge_pieces
 
 
 def assemble(geom, shape, block):

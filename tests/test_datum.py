@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from shapely import affinity
 
-from atlas.datum import (
+from atlas.regions.datum import (
     CHINA_BBOX,
     gcj02_to_wgs84,
     gcj02_to_wgs84_geometry,

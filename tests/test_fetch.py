@@ -28,7 +28,8 @@ from affine import Affine
 from click.testing import CliRunner
 from conftest import write_tif
 
-from atlas import boundaries, fetch, registry
+from atlas.regions import boundaries, registry
+from atlas import fetch
 from atlas.cli import cli
 from atlas.errors import FetchError
 from atlas.rasters import detect_product, open_layer

@@ -14,7 +14,7 @@ from affine import Affine
 from rasterio.warp import Resampling, reproject
 from shapely.geometry import box
 
-from atlas import datum
+from atlas.regions import datum
 from atlas.errors import SiteError
 from atlas.publish import records
 from atlas.publish.layers import classify, load_layers, parse_layer

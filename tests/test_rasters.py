@@ -42,7 +42,7 @@ def test_hansen_treecover_threshold(tif):
     readers, spec = open_layer(path)
     assert spec.threshold == 30 and spec.kind.value == "fraction"
     out = zonal_stats(one_region(shapely.box(110, 20, 120, 30)), readers, spec, workers=1)
-    from atlas.cellarea import geographic_row_areas
+    from atlas.rasters.cellarea import geographic_row_areas
     rows = geographic_row_areas(readers[0].grid.transform, 2) / 1e4
     # Cells ≥ 30 %: 30 and 90 in the lower row → the whole lower row counts as forest.
     assert out.loc[0, "treecover2000_ge30pct_ha"] == pytest.approx(2 * rows[1], rel=1e-12)
@@ -57,7 +57,7 @@ def test_hansen_lossyear_and_mosaic(tif):
     assert spec.classes[23] == "loss in 2023"
     out = zonal_stats(one_region(shapely.box(110, 20, 130, 30)), readers, spec, workers=1)
     rows = readers[0].grid.transform
-    from atlas.cellarea import geographic_row_areas
+    from atlas.rasters.cellarea import geographic_row_areas
     ha = geographic_row_areas(rows, 2) / 1e4
     assert out.loc[0, "forest_loss_ha"] == pytest.approx(3 * ha[0] + ha[1], rel=1e-12)
     assert out.loc[0, "inside_raster_share"] == pytest.approx(1, abs=1e-3)
@@ -75,7 +75,7 @@ def test_worldcover_tree_cover(tif):
     path = tif("ESA_WorldCover_10m_2021_v200_N30E117_Map.tif", codes, Affine(1, 0, 117, 0, -1, 33))
     readers, spec = open_layer(path)
     out = zonal_stats(one_region(shapely.box(117, 30, 120, 33)), readers, spec, workers=1)
-    from atlas.cellarea import geographic_row_areas
+    from atlas.rasters.cellarea import geographic_row_areas
     ha = geographic_row_areas(readers[0].grid.transform, 3) / 1e4
     assert out.loc[0, "forest_ha"] == pytest.approx(2 * ha[0] + ha[2], rel=1e-12)
     assert out.loc[0, "mangroves_ha"] == pytest.approx(ha[1], rel=1e-12)
@@ -138,7 +138,7 @@ def test_edgar_flux_file(tmp_path):
     readers, spec = open_layer(path, product="edgar")
     assert spec.kind.value == "flux_density"
     out = zonal_stats(one_region(shapely.box(0, 0, 0.1, 0.1)), readers, spec, workers=1)
-    from atlas.cellarea import band_cell_areas
+    from atlas.rasters.cellarea import band_cell_areas
     area = band_cell_areas(np.array([0.1, 0.0]), 0.1)[0]
     assert out.loc[0, "emissions_tco2_per_yr"] == pytest.approx(np.float32(1e-9) * area * 31_557_600 / 1e3,
                                                                rel=1e-6)

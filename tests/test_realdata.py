@@ -2,7 +2,7 @@
 
 import pytest
 
-from atlas.boundaries import load_provinces
+from atlas.regions.boundaries import load_provinces
 from atlas.rasters import open_layer
 from atlas.rasters.units import CO2_PER_C
 from atlas.zonal import zonal_stats
@@ -53,7 +53,7 @@ def test_carbontracker_fossil_flux_density(realdata, mainland):
 
 def test_build_with_cdiac_emissions(realdata, tmp_path):
     """The published site with raster-derived emissions from a real emissions grid."""
-    from atlas import pipeline
+    from atlas.workflow import pipeline
     from atlas.publish.site import external_resources
 
     options = pipeline.BuildOptions(emissions=(str(realdata / "cdiac_gridcar" / "cdiac_gridcar_2013_china.tif"),),

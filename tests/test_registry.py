@@ -7,7 +7,7 @@ import pytest
 
 from atlas.errors import RegistryError
 from atlas.paths import geodata_dir
-from atlas.registry import join_stats, load_registry, select_pilots
+from atlas.regions.registry import join_stats, load_registry, select_pilots
 
 SEED = geodata_dir().parent.parent / "shared" / "seed" / "000_8d9a7435b6f80dcc.txt"
 

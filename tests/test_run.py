@@ -17,10 +17,10 @@ from affine import Affine
 from click.testing import CliRunner
 
 from atlas.cli import cli
-from atlas.config import load_config
+from atlas.workflow.config import load_config
 from atlas.errors import ConfigError
 from atlas.publish.site import external_resources
-from atlas.runner import STATE_DIR, run
+from atlas.workflow.runner import STATE_DIR, run
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 
 from atlas.errors import FactorError
-from atlas.factors import apply_tier2, read_factors
-from atlas.sinks import estimate_sinks, summarise_total
+from atlas.carbon.factors import apply_tier2, read_factors
+from atlas.carbon.sinks import estimate_sinks, summarise_total
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,8 @@ import pytest
 import shapely
 from test_publish import HOSTILE, tiny_site_data  # noqa: F401  (fixture)
 
-from atlas import boundaries, pipeline
+from atlas.regions import boundaries
+from atlas.workflow import pipeline
 from atlas.publish.site import publish_site
 
 pytestmark = pytest.mark.browser

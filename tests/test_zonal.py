@@ -8,7 +8,7 @@ from affine import Affine
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlas.cellarea import band_cell_areas, geographic_row_areas
+from atlas.rasters.cellarea import band_cell_areas, geographic_row_areas
 from atlas.errors import BoundaryError, CRSMismatchError, GridError, UnitsError
 from atlas.rasters.layer import ArraySource, LayerSpec
 from atlas.zonal import zonal_stats
@@ -189,7 +189,7 @@ def test_regions_without_crs_refused():
 def test_utm_raster_uses_true_cell_areas():
     # UTM is conformal, not equal-area: a 1 km cell near the zone's edge holds more or less
     # than 1 km² on the ellipsoid. The engine divides by the areal scale factor k² from pyproj.
-    from atlas.cellarea import areal_scale
+    from atlas.rasters.cellarea import areal_scale
     t = Affine(1000, 0, 200_000, 0, -1000, 3_500_000)  # EPSG:32650, 300 km west of the meridian
     src = ArraySource(np.ones((2, 2)), t, 32650)
     from pyproj import Transformer

@@ -11,15 +11,15 @@ import sys
 
 import click
 
-from ..errors import AtlasError
-from .build import build_cmd
-from .compensate import compensate_cmd
-from .fetch import fetch_cmd
-from .regions import regions_cmd
-from .run import run_cmd
-from .sinks import sinks_cmd
-from .targets import targets_cmd
-from .zonal import zonal_cmd
+from atlas.errors import AtlasError
+from atlas.cli.build import build_cmd
+from atlas.cli.compensate import compensate_cmd
+from atlas.cli.fetch import fetch_cmd
+from atlas.cli.regions import regions_cmd
+from atlas.cli.run import run_cmd
+from atlas.cli.sinks import sinks_cmd
+from atlas.cli.targets import targets_cmd
+from atlas.cli.zonal import zonal_cmd
 
 
 class _AtlasGroup(click.Group):

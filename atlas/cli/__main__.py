@@ -1,5 +1,5 @@
 """``python -m atlas.cli`` runs the ``atlas`` command."""
 
-from . import main
+from atlas.cli import main
 
 main()

@@ -6,10 +6,10 @@ import json
 
 import click
 
-from .. import pipeline
-from ..publish.maps import TILE_PROVIDERS
-from ..rasters import PRODUCTS
-from ..rasters.units import QuantityKind
+from atlas.workflow import pipeline
+from atlas.publish.maps import TILE_PROVIDERS
+from atlas.rasters import PRODUCTS
+from atlas.rasters.units import QuantityKind
 
 
 @click.command("build")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import click
 import pandas as pd
 
-from .. import compensation as comp
-from ..errors import ConfigError
-from .options import emit
+from atlas.carbon import compensation as comp
+from atlas.errors import ConfigError
+from atlas.cli.options import emit
 
 
 @click.command("compensate")

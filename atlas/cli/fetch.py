@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from .. import boundaries, fetch, registry
-from .options import region_filters, select_from_options
+from atlas.regions import boundaries, registry
+from atlas import fetch
+from atlas.cli.options import region_filters, select_from_options
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ import sys
 import click
 import pandas as pd
 
-from .. import registry
-from ..export import write_frame
+from atlas.regions import registry
+from atlas.export import write_frame
 
 LEVEL_CHOICE = click.Choice(list(registry.LEVELS))
 

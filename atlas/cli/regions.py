@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from .. import boundaries, registry
-from ..errors import ConfigError
-from ..export import write_frame
-from .options import region_filters, select_from_options
+from atlas.regions import boundaries, registry
+from atlas.errors import ConfigError
+from atlas.export import write_frame
+from atlas.cli.options import region_filters, select_from_options
 
 
 @click.command("regions")

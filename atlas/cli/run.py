@@ -6,8 +6,8 @@ import dataclasses
 
 import click
 
-from ..config import load_config
-from ..runner import run
+from atlas.workflow.config import load_config
+from atlas.workflow.runner import run
 
 
 @click.command("run")

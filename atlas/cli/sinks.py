@@ -7,10 +7,12 @@ from pathlib import Path
 import click
 import pandas as pd
 
-from .. import boundaries, factors, pipeline, registry
-from ..rasters import PRODUCTS, modis, open_layer
-from ..zonal import zonal_stats
-from .options import emit, region_filters, select_from_options
+from atlas.regions import boundaries, registry
+from atlas.carbon import factors
+from atlas.workflow import pipeline
+from atlas.rasters import PRODUCTS, modis, open_layer
+from atlas.zonal import zonal_stats
+from atlas.cli.options import emit, region_filters, select_from_options
 
 
 @click.command("sinks")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from .. import boundaries, pipeline, registry
-from .options import emit
+from atlas.regions import boundaries, registry
+from atlas.workflow import pipeline
+from atlas.cli.options import emit
 
 
 @click.command("targets")

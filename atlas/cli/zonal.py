@@ -6,11 +6,11 @@ import sys
 
 import click
 
-from .. import boundaries, registry
-from ..rasters import PRODUCTS, open_layer
-from ..rasters.units import QuantityKind
-from ..zonal import zonal_stats
-from .options import emit, region_filters, select_from_options
+from atlas.regions import boundaries, registry
+from atlas.rasters import PRODUCTS, open_layer
+from atlas.rasters.units import QuantityKind
+from atlas.zonal import zonal_stats
+from atlas.cli.options import emit, region_filters, select_from_options
 
 
 @click.command("zonal")

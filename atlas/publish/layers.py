@@ -44,10 +44,10 @@ import mapclassify
 import numpy as np
 from branca.utilities import color_brewer
 
-from ..errors import SiteError
-from ..paths import layers_dir
-from .fields import Field
-from .fields import field as field_of
+from atlas.errors import SiteError
+from atlas.paths import layers_dir
+from atlas.publish.fields import Field
+from atlas.publish.fields import field as field_of
 
 log = logging.getLogger(__name__)
 

@@ -27,11 +27,11 @@ from branca.element import Element, MacroElement
 from folium.elements import ElementAddToElement
 from folium.template import Template
 
-from .. import datum as datum_mod
-from ..errors import SiteError
-from .fields import LABELS, field
-from .layers import LayerDef, classify
-from .overlays import Overlay
+from atlas.regions import datum as datum_mod
+from atlas.errors import SiteError
+from atlas.publish.fields import LABELS, field
+from atlas.publish.layers import LayerDef, classify
+from atlas.publish.overlays import Overlay
 
 log = logging.getLogger(__name__)
 

@@ -29,12 +29,12 @@ from rasterio.features import geometry_mask
 from rasterio.io import MemoryFile
 from shapely.geometry.base import BaseGeometry
 
-from .. import datum as datum_mod
-from ..cellarea import areal_scale, band_cell_areas
-from ..errors import GridError
-from ..rasters.layer import BlockReader, LayerSpec
-from ..rasters.units import QuantityKind
-from .layers import Classes, LayerDef, classify
+from atlas.regions import datum as datum_mod
+from atlas.rasters.cellarea import areal_scale, band_cell_areas
+from atlas.errors import GridError
+from atlas.rasters.layer import BlockReader, LayerSpec
+from atlas.rasters.units import QuantityKind
+from atlas.publish.layers import Classes, LayerDef, classify
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import html
 import numpy as np
 import pandas as pd
 
-from .fields import field
-from .records import BATCH_LABELS, sink_range_text
+from atlas.publish.fields import field
+from atlas.publish.records import BATCH_LABELS, sink_range_text
 
 esc = html.escape  # quote=True by default: safe in text and in quoted attributes
 

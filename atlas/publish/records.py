@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .fields import LEVELS, field
+from atlas.publish.fields import LEVELS, field
 
 BATCH_LABELS = {1: "第一批（2010） Batch 1 (2010)", 2: "第二批（2012） Batch 2 (2012)",
                 3: "第三批（2017） Batch 3 (2017)"}

@@ -18,15 +18,15 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from .._io import write_text_atomic
-from ..datum import wgs84_to_gcj02, wgs84_to_gcj02_geometry
-from ..errors import SiteError
-from ..rasters.layer import BlockReader, LayerSpec
-from . import pages
-from .layers import LayerDef, load_layers
-from .maps import RawHTML, asset_text, build_map, page_payload, prepare_outlines, tile_provider, usable_layers
-from .overlays import Overlay, render_overlay
-from .records import BATCH_LABELS, popup_sections
+from atlas._io import write_text_atomic
+from atlas.regions.datum import wgs84_to_gcj02, wgs84_to_gcj02_geometry
+from atlas.errors import SiteError
+from atlas.rasters.layer import BlockReader, LayerSpec
+from atlas.publish import pages
+from atlas.publish.layers import LayerDef, load_layers
+from atlas.publish.maps import RawHTML, asset_text, build_map, page_payload, prepare_outlines, tile_provider, usable_layers
+from atlas.publish.overlays import Overlay, render_overlay
+from atlas.publish.records import BATCH_LABELS, popup_sections
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import UnitsError
-from . import edgar, hansen, modis, odiac, worldcover
-from .layer import ArraySource, BlockReader, Grid, LayerSpec, RasterSource
-from .units import QuantityKind
+from atlas.errors import UnitsError
+from atlas.rasters import edgar, hansen, modis, odiac, worldcover
+from atlas.rasters.layer import ArraySource, BlockReader, Grid, LayerSpec, RasterSource
+from atlas.rasters.units import QuantityKind
 
 PRODUCTS = ("hansen", "worldcover", "modis", "edgar", "odiac", "generic")
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import rasterio
 
-from ..errors import RasterReadError, UnitsError
-from .layer import LayerSpec, RasterSource
+from atlas.errors import RasterReadError, UnitsError
+from atlas.rasters.layer import LayerSpec, RasterSource
 
 VARIABLES = ("emissions", "emi_co2", "emi")
 EDGAR_CRS = "EPSG:4326"

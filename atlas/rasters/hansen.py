@@ -12,8 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import GridError, UnitsError
-from .layer import LayerSpec, RasterSource
+from atlas.errors import GridError, UnitsError
+from atlas.rasters.layer import LayerSpec, RasterSource
 
 NAME = re.compile(r"Hansen_GFC-(?P<year>\d{4})-v(?P<version>[\d.]+)_(?P<layer>[a-z0-9]+)_"
                   r"(?P<lat>\d{2})(?P<ns>[NS])_(?P<lon>\d{3})(?P<ew>[EW])\.tif$", re.IGNORECASE)

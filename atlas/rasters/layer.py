@@ -21,8 +21,8 @@ from pyproj import CRS
 from rasterio.enums import Resampling
 from rasterio.windows import Window
 
-from ..errors import GridError, RasterReadError, UnitsError
-from .units import QuantityKind, Unit, parse_unit
+from atlas.errors import GridError, RasterReadError, UnitsError
+from atlas.rasters.units import QuantityKind, Unit, parse_unit
 
 log = logging.getLogger(__name__)
 

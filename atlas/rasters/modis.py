@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import RasterReadError
-from .layer import LayerSpec, RasterSource
+from atlas.errors import RasterReadError
+from atlas.rasters.layer import LayerSpec, RasterSource
 
 _IGBP = {1: "evergreen needleleaf forest", 2: "evergreen broadleaf forest",
          3: "deciduous needleleaf forest", 4: "deciduous broadleaf forest", 5: "mixed forest",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import rasterio
 
-from ..errors import UnitsError
-from .layer import LayerSpec, RasterSource
+from atlas.errors import UnitsError
+from atlas.rasters.layer import LayerSpec, RasterSource
 
 
 def open_files(paths: list[str | Path]):

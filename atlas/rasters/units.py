@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from ..errors import UnitsError
+from atlas.errors import UnitsError
 
 #: Mass ratio CO2 / C used by IPCC 2006 Guidelines (Vol. 4, Eq. 2.7 and throughout).
 CO2_PER_C = 44.0 / 12.0

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .layer import LayerSpec, RasterSource
+from atlas.rasters.layer import LayerSpec, RasterSource
 
 NAME = re.compile(r"ESA_WorldCover_10m_(?P<year>\d{4})_v(?P<version>\d+)_(?P<ns>[NS])(?P<lat>\d{2})"
                   r"(?P<ew>[EW])(?P<lon>\d{3})_Map\.tif$", re.IGNORECASE)

@@ -75,8 +75,8 @@ import shapely
 import urllib3
 from tqdm import tqdm
 
-from ._io import atomic_path, write_text_atomic
-from .errors import ConfigError, FetchError
+from atlas._io import atomic_path, write_text_atomic
+from atlas.errors import ConfigError, FetchError
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import FactorError
-from .paths import geodata_dir
+from atlas.errors import FactorError
+from atlas.paths import geodata_dir
 
 log = logging.getLogger(__name__)
 

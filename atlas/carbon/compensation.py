@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import FactorError
+from atlas.errors import FactorError
 
 #: China national ETS average secondary-market price in 2024, CNY per t CO2
 #: (ICAP, "China National ETS" factsheet: CNY 95.96).

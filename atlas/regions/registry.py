@@ -26,8 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import RegistryError
-from .paths import geodata_dir
+from atlas.errors import RegistryError
+from atlas.paths import geodata_dir
 
 log = logging.getLogger(__name__)
 

@@ -15,16 +15,17 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import boundaries, compensation, factors, registry, sinks, targets
-from .errors import FactorError, UnitsError
-from .export import write_frame
-from .paths import geodata_dir
-from .publish import records
-from .publish.maps import tile_provider
-from .publish.site import RasterLayer, SiteData, publish_site
-from .rasters import modis, open_layer
-from .rasters.layer import LayerSpec, RasterSource
-from .zonal import zonal_stats
+from atlas.regions import boundaries, registry
+from atlas.carbon import compensation, factors, sinks, targets
+from atlas.errors import FactorError, UnitsError
+from atlas.export import write_frame
+from atlas.paths import geodata_dir
+from atlas.publish import records
+from atlas.publish.maps import tile_provider
+from atlas.publish.site import RasterLayer, SiteData, publish_site
+from atlas.rasters import modis, open_layer
+from atlas.rasters.layer import LayerSpec, RasterSource
+from atlas.zonal import zonal_stats
 
 log = logging.getLogger(__name__)
 

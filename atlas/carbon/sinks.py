@@ -26,9 +26,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import FactorError
-from .factors import factor_lookup, triangular_draws
-from .rasters.units import CO2_PER_C
+from atlas.errors import FactorError
+from atlas.carbon.factors import factor_lookup, triangular_draws
+from atlas.rasters.units import CO2_PER_C
 
 #: Fixed seed for reproducible Monte Carlo draws.
 DEFAULT_SEED = 20130601

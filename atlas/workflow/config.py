@@ -63,12 +63,12 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import compensation as comp
-from .errors import ConfigError
-from .export import FORMATS
-from .rasters import PRODUCTS
-from .rasters.units import QuantityKind
-from .registry import LEVELS
+from atlas.carbon import compensation as comp
+from atlas.errors import ConfigError
+from atlas.export import FORMATS
+from atlas.rasters import PRODUCTS
+from atlas.rasters.units import QuantityKind
+from atlas.regions.registry import LEVELS
 
 SCHEMES = ("removals", "balance", "baseline")
 TABLE_FORMATS = ("csv", "gpkg", "parquet")
@@ -250,7 +250,7 @@ def load_config(path: str | Path) -> RunConfig:
     publish = site.get("publish", bool, default=False)
     if publish and regions_file is not None:
         site.fail("publish", "is true for your own outlines", "the site needs registry pilots: set publish = false")
-    from .publish.maps import TILE_PROVIDERS
+    from atlas.publish.maps import TILE_PROVIDERS
     compute = section["compute"]
     assert set(FORMATS.values()) >= set(TABLE_FORMATS)
     return RunConfig(

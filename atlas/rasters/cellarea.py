@@ -12,8 +12,7 @@ import numpy as np
 from affine import Affine
 from pyproj import CRS, Proj
 
-from .coverage import apply_affine
-from .errors import GridError
+from atlas.errors import GridError
 
 WGS84_A = 6378137.0
 WGS84_F = 1 / 298.257223563
@@ -78,6 +77,6 @@ def projected_cell_areas(crs: CRS, transform: Affine, window: tuple[int, int, in
     planar = abs(transform.a * transform.e - transform.b * transform.d) * unit * unit
     row0, col0, h, w = window
     cols, rows = np.meshgrid(np.arange(col0, col0 + w) + 0.5, np.arange(row0, row0 + h) + 0.5)
-    xs, ys = apply_affine(transform, cols.ravel(), rows.ravel())
+    xs, ys = transform @ (cols.ravel(), rows.ravel())
     scale = areal_scale(crs, xs, ys).reshape(h, w)
     return planar / scale

@@ -21,9 +21,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from .errors import BoundaryError
-from .paths import geodata_dir
-from .registry import Registry, load_registry
+from atlas.errors import BoundaryError
+from atlas.paths import geodata_dir
+from atlas.regions.registry import Registry, load_registry
 
 log = logging.getLogger(__name__)
 

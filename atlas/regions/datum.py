@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from .errors import DatumError
+from atlas.errors import DatumError
 
 log = logging.getLogger(__name__)
 

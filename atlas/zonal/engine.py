@@ -25,11 +25,11 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Geod
 
-from .cellarea import geographic_row_areas, is_equal_area, projected_cell_areas
-from .coverage import EdgePieces, apply_affine, block_coverage, edge_pieces, to_grid
-from .errors import BoundaryError, CRSMismatchError, GridError
-from .rasters.layer import BlockReader, Grid, LayerSpec
-from .rasters.units import M2_PER_HA, QuantityKind
+from atlas.rasters.cellarea import geographic_row_areas, is_equal_area, projected_cell_areas
+from atlas.zonal.coverage import EdgePieces, block_coverage, edge_pieces, to_grid
+from atlas.errors import BoundaryError, CRSMismatchError, GridError
+from atlas.rasters.layer import BlockReader, Grid, LayerSpec
+from atlas.rasters.units import M2_PER_HA, QuantityKind
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ def prepare_tile(reader: BlockReader, regions: gpd.GeoSeries, mapper=map) -> Pre
         rows = np.linspace(0, grid.height, 5)
         cols = np.linspace(0, grid.width, 5)
         cc, rr = np.meshgrid(cols, rows)
-        xs, ys = apply_affine(grid.transform, cc, rr)
+        xs, ys = grid.transform @ (cc, rr)
         equal_area = is_equal_area(grid.crs, np.column_stack([np.ravel(xs), np.ravel(ys)]))
         if equal_area:
             unit = grid.crs.axis_info[0].unit_conversion_factor

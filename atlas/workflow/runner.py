@@ -27,13 +27,15 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from . import __version__, boundaries, compensation, factors, registry, targets
-from ._io import atomic_path, write_text_atomic
-from .config import LayerConfig, RunConfig
-from .errors import ConfigError
-from .export import write_frame
-from .paths import geodata_dir
-from .pipeline import (
+from atlas import __version__
+from atlas.regions import boundaries, registry
+from atlas.carbon import compensation, factors, targets
+from atlas._io import atomic_path, write_text_atomic
+from atlas.workflow.config import LayerConfig, RunConfig
+from atlas.errors import ConfigError
+from atlas.export import write_frame
+from atlas.paths import geodata_dir
+from atlas.workflow.pipeline import (
     DEFAULT_FOREST,
     default_forest_layer,
     domain_by_latitude,
@@ -42,10 +44,10 @@ from .pipeline import (
     pilot_site_data,
     reported_emissions,
 )
-from .publish.site import RasterLayer, SiteData, publish_site
-from .rasters import open_layer
-from .rasters.layer import LayerSpec
-from .zonal import zonal_stats
+from atlas.publish.site import RasterLayer, SiteData, publish_site
+from atlas.rasters import open_layer
+from atlas.rasters.layer import LayerSpec
+from atlas.zonal import zonal_stats
 
 log = logging.getLogger(__name__)
 
@@ -390,7 +392,7 @@ def _run_steps(run: _Run) -> RunReport:
 
     if cfg.publish_site:
         site_key = _key("site", tables_key, forest_key, emissions_key, cfg.tiles, __version__,
-                        run.fingerprint(sorted((Path(__file__).parent / "publish" / "assets").iterdir())),
+                        run.fingerprint(sorted((Path(__file__).parent.parent / "publish" / "assets").iterdir())),
                         run.fingerprint(sorted(_layers_dir().glob("*.toml"))))
 
         def write_site() -> list[Path]:
@@ -402,7 +404,7 @@ def _run_steps(run: _Run) -> RunReport:
 
 
 def _layers_dir() -> Path:
-    from .paths import layers_dir
+    from atlas.paths import layers_dir
 
     return layers_dir()
 

@@ -60,16 +60,10 @@ class EdgePieces:
         return sum(a.nbytes for a in (self.row, self.col, self.du, self.area, self.block_key, self.carry))
 
 
-def apply_affine(transform: Affine, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Apply an affine transform to coordinate arrays (vectorised)."""
-    a, b, c, d, e, f = tuple(transform)[:6]
-    return a * x + b * y + c, d * x + e * y + f
-
-
 def to_grid(geometry: shapely.Geometry, transform: Affine) -> shapely.Geometry:
     """Map a geometry from raster CRS coordinates to (column, row) grid coordinates."""
     inv = ~transform
-    return shapely.transform(geometry, lambda xy: np.column_stack(apply_affine(inv, xy[:, 0], xy[:, 1])))
+    return shapely.transform(geometry, lambda xy: np.column_stack(inv @ (xy[:, 0], xy[:, 1])))
 
 
 def _ring_edges(geometry: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
