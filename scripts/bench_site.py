@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the browser harness used by the tests
 from chromium import OfflineChromium  # noqa: E402
 
 from atlas.regions import boundaries
-from atlas import pipeline  # noqa: E402
+from atlas.workflow.defaults import build  # noqa: E402
 from atlas.publish.site import external_resources  # noqa: E402
 
 READY = "window.atlasReady === true"
@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     site = args.out / "site"
     started = time.perf_counter()
-    pipeline.build(site)
+    build(site)
     build_s = time.perf_counter() - started
 
     peer = args.out / "peer_explore.html"

@@ -128,10 +128,10 @@ def test_build_publishes_registry_and_forest(run, tmp_path):
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output[res.output.index("{"):res.output.rindex("}") + 1])
     assert summary["pilots_per_batch"] == {"1": 13, "2": 29, "3": 45}
-    forest = pd.read_csv(tmp_path / "site" / "data" / "forest_modis2019_pilots.csv")
+    forest = pd.read_csv(tmp_path / "site" / "data" / "forest_pilots.csv")
     assert len(forest) == 87 and (forest["status"] == "ok").sum() >= 80
     # MODIS majority-class forest over the mainland: about 0.96 million km² (geodata/README.md).
-    assert 850_000 < summary["forest_mainland_km2_modis2019"] < 1_050_000
+    assert 850_000 < summary["forest_mainland_km2"] < 1_050_000
 
 
 def test_sinks_compensate_targets(run, tmp_path):

@@ -109,11 +109,11 @@ def test_rerun_reuses_every_step_and_changes_rebuild_only_what_depends_on_them(t
     first = run(config)
     assert first.computed == ["regions", "zonal_forest", "sinks", "compensation", "targets", "tables", "site"]
     before = outputs(config.out)
-    assert {"tables/sinks.csv", "tables/sinks.gpkg", "tables/sinks.parquet", "site/index.html",
-            "site/pilots/P1-08.html"} <= set(before)
-    sinks = pd.read_csv(config.out / "tables" / "sinks.csv").set_index("pilot_id")
+    assert {"data/sinks_pilots.csv", "data/sinks_pilots.gpkg", "data/sinks_pilots.parquet", "index.html",
+            "pilots/P1-08.html"} <= set(before)
+    sinks = pd.read_csv(config.out / "data" / "sinks_pilots.csv").set_index("pilot_id")
     assert sorted(sinks.index) == ["P1-08", "P1-09", "P2-25"]
-    national = (config.out / "site" / "national.html").read_text(encoding="utf-8")
+    national = (config.out / "national.html").read_text(encoding="utf-8")
     assert external_resources(national) == []
 
     second = run(config)
@@ -123,14 +123,14 @@ def test_rerun_reuses_every_step_and_changes_rebuild_only_what_depends_on_them(t
     # a new price changes the ledger and what shows it, not the zonal statistics or sinks
     third = run(load_config(write_config(tmp_path, SMALL.replace("price = 50", "price = 80"))))
     assert third.computed == ["compensation", "tables", "site"]
-    ledger = pd.read_csv(config.out / "tables" / "compensation.csv")
+    ledger = pd.read_csv(config.out / "data" / "compensation_pilots.csv")
     assert np.allclose(ledger["payment_cny_per_yr"], ledger["net_sink_tco2_per_yr"].clip(lower=0) * 80)
 
     # a deleted or edited output is rewritten even though nothing upstream changed
-    (config.out / "tables" / "sinks.csv").write_text("tampered", encoding="utf-8")
+    (config.out / "data" / "sinks_pilots.csv").write_text("tampered", encoding="utf-8")
     fourth = run(load_config(write_config(tmp_path, SMALL.replace("price = 50", "price = 80"))))
     assert fourth.computed == ["tables"]
-    assert (config.out / "tables" / "sinks.csv").read_text(encoding="utf-8").startswith("pilot_id")
+    assert (config.out / "data" / "sinks_pilots.csv").read_text(encoding="utf-8").startswith("pilot_id")
 
 
 KILLABLE = """
@@ -161,7 +161,7 @@ def test_killed_run_resumes_to_byte_identical_outputs(tmp_path):
                             stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     # kill -9 as soon as the site has started: its first page exists, the others do not
     deadline = time.monotonic() + 120
-    while not (out / "site" / "national.html").exists():
+    while not (out / "national.html").exists():
         assert proc.poll() is None, "the run ended before it could be killed"
         assert time.monotonic() < deadline
         time.sleep(0.005)
@@ -199,11 +199,11 @@ draws = 200
     threads = run(load_config(write_config(tmp_path, text.format(out="threads", compute="scheduler = 'threads'"),
                                            "t.toml")))
     assert threads.compute == "threads"
-    a = (tmp_path / "cluster" / "tables" / "emissions.csv").read_bytes()
-    b = (tmp_path / "threads" / "tables" / "emissions.csv").read_bytes()
+    a = (tmp_path / "cluster" / "data" / "emissions_raster_pilots.csv").read_bytes()
+    b = (tmp_path / "threads" / "data" / "emissions_raster_pilots.csv").read_bytes()
     assert a == b
-    shenzhen = pd.read_csv(tmp_path / "cluster" / "tables" / "emissions.csv").set_index("pilot_id")
-    assert shenzhen.loc["P1-08", "emissions_tco2_per_yr"] == pytest.approx(752, rel=0.01)  # see test_cli
+    shenzhen = pd.read_csv(tmp_path / "cluster" / "data" / "emissions_raster_pilots.csv").set_index("pilot_id")
+    assert shenzhen.loc["P1-08", "value_tco2_per_yr"] == pytest.approx(752, rel=0.01)  # see test_cli
 
 
 def test_scheduler_address_is_used(tif, tmp_path):
@@ -260,12 +260,12 @@ formats = ["csv", "parquet"]
 """)
     report = run(load_config(path))
     assert "site" not in [s.name for s in report.steps]
-    emissions = pd.read_csv(tmp_path / "out" / "tables" / "emissions.csv").set_index("code")
+    emissions = pd.read_csv(tmp_path / "out" / "data" / "emissions_raster_regions.csv").set_index("code")
     # each 1° box holds exactly 4 whole 0.5° cells of 100 t
-    assert emissions["emissions_tco2_per_yr"].to_dict() == pytest.approx({"A": 400.0, "B": 400.0})
-    sinks = pd.read_parquet(tmp_path / "out" / "tables" / "sinks.parquet")
+    assert emissions["value_tco2_per_yr"].to_dict() == pytest.approx({"A": 400.0, "B": 400.0})
+    sinks = pd.read_parquet(tmp_path / "out" / "data" / "sinks_regions.parquet")
     assert set(sinks["code"]) == {"A", "B"} and (sinks["climate_domain"] == "subtropical").all()
-    ledger = pd.read_csv(tmp_path / "out" / "tables" / "compensation.csv")
+    ledger = pd.read_csv(tmp_path / "out" / "data" / "compensation_regions.csv")
     assert abs(ledger["transfer_cny_per_yr"].sum()) < 1e-6
 
 
@@ -289,15 +289,15 @@ draws = 200
 publish = true
 """)
     run(load_config(path))
-    forest = pd.read_csv(tmp_path / "out" / "tables" / "forest.csv").set_index("pilot_id")
+    forest = pd.read_csv(tmp_path / "out" / "data" / "forest_pilots.csv").set_index("pilot_id")
     # all of Shenzhen lies south of 25°N, so its whole outline counts as ≥ 30 % cover (cell-area sums and
     # the geodesic outline area are computed differently and agree to about 1e-7)
     assert forest.loc["P1-08", "forest_ha"] == pytest.approx(forest.loc["P1-08", "region_area_ha"], rel=1e-6)
-    page = (tmp_path / "out" / "site" / "pilots" / "P1-08.html").read_text(encoding="utf-8")
+    page = (tmp_path / "out" / "pilots" / "P1-08.html").read_text(encoding="utf-8")
     assert '"id":"tree_cover_raster"' in page and '"id":"forest_raster"' not in page
     # [forest].year lets targets be judged; Shenzhen has no forest-coverage target, so only its own
     # targets are listed and none is judged
-    tracked = pd.read_csv(tmp_path / "out" / "tables" / "targets.csv")
+    tracked = pd.read_csv(tmp_path / "out" / "data" / "targets_tracking.csv")
     assert set(tracked["pilot_id"]) == {"P1-08"} and tracked["measured_value"].isna().all()
 
 
@@ -319,8 +319,25 @@ year = 2000
 draws = 200
 """)
     run(load_config(path))
-    tracked = pd.read_csv(tmp_path / "out" / "tables" / "targets.csv")
+    tracked = pd.read_csv(tmp_path / "out" / "data" / "targets_tracking.csv")
     judged = tracked[tracked["status"] != "baseline (not a target)"]
     forest_rows = judged[judged["indicator"] == "forest_coverage"]
     assert not forest_rows.empty and (forest_rows["measured_year"] == 2000).all()
     assert (forest_rows["measured_value"] > 99.9).all() and (forest_rows["status"] == "met").all()
+
+
+def test_build_is_a_run_of_the_printed_config_and_resumes(tmp_path, monkeypatch):
+    """`atlas build --out A` and `atlas run "$(atlas build --print-config)" --out B` write the same
+    bytes; a second build finds every step done."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    built = runner.invoke(cli, ["build", "--out", "A"], catch_exceptions=False)
+    assert built.exit_code == 0, built.output
+    text = runner.invoke(cli, ["build", "--print-config"]).output
+    assert "[outputs]" in text and "provinces = true" in text
+    ran = runner.invoke(cli, ["run", text, "--out", "B"], catch_exceptions=False)
+    assert ran.exit_code == 0, ran.output
+    a, b = outputs(tmp_path / "A"), outputs(tmp_path / "B")
+    assert len(a) > 100 and a == b
+    again = runner.invoke(cli, ["build", "--out", "A"], catch_exceptions=False)
+    assert "0 computed" in again.output and outputs(tmp_path / "A") == a

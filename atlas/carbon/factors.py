@@ -110,6 +110,17 @@ def read_climate_domains(path: str | Path | None = None) -> pd.DataFrame:
     return frame
 
 
+def domain_by_latitude(lat: float) -> str:
+    """Fallback climate domain for regions without a documented one (provinces that are not
+    pilots, the user's own outlines): tropical south of 20°N, subtropical to the Qinling-Huaihe
+    line (33.5°N), temperate to 50°N, boreal beyond. Pilots use ``climate_domains.csv``."""
+    if lat < 20.0:
+        return "tropical"
+    if lat < 33.5:
+        return "subtropical"
+    return "temperate" if lat < 50.0 else "boreal"
+
+
 def triangular_draws(low: float, mode: float, high: float, n: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` draws from a triangular distribution (a point mass when low == high)."""
     if high <= low:

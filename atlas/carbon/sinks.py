@@ -33,19 +33,6 @@ from atlas.rasters.units import CO2_PER_C
 #: Fixed seed for reproducible Monte Carlo draws.
 DEFAULT_SEED = 20130601
 DEFAULT_DRAWS = 10_000
-#: IGBP forest classes of MODIS land cover → forest types of the factor table.
-IGBP_FOREST_TYPES = {1: "igbp_enf", 2: "igbp_ebf", 3: "igbp_dnf", 4: "igbp_dbf", 5: "igbp_mixed"}
-
-
-def forest_by_type_from_igbp(table: pd.DataFrame, id_column: str) -> pd.DataFrame:
-    """Forest area (ha) per forest type from a zonal class table (``class_1_ha`` … ``class_5_ha``)."""
-    out = pd.DataFrame({id_column: table[id_column]})
-    for code, ftype in IGBP_FOREST_TYPES.items():
-        col = f"class_{code}_ha"
-        out[ftype] = table[col].fillna(0.0) if col in table else 0.0
-    return out
-
-
 def _check_areas(areas: pd.DataFrame) -> None:
     values = areas.to_numpy(dtype=float)
     if np.isnan(values).any():

@@ -48,7 +48,8 @@ def track_targets(targets: pd.DataFrame, measured_share_pct: pd.Series, measured
     measured = out["pilot_id"].map(measured_share_pct)
     out["measured_value"] = np.where(measurable, measured, np.nan)
     out["measured_unit"] = np.where(measurable, "%", "")
-    out["measured_year"] = np.where(measurable, measured_year, pd.NA)
+    out["measured_year"] = pd.array(np.where(measurable, measured_year, 0), dtype="Int64")
+    out.loc[~measurable, "measured_year"] = pd.NA
     out["measured_source"] = np.where(measurable, source, "")
     goal = out["value_low"]  # "at least" the lower end of a declared range
     met = out["measured_value"] >= goal

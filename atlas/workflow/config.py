@@ -42,10 +42,12 @@ are relative to the configuration file; ``~`` and ``${VARIABLES}`` are expanded.
 
     [outputs]
     formats = ["csv", "gpkg", "parquet"]
+    provinces = false                   # also forest and sinks per province and the mainland total
 
     [site]
     publish = true
     tiles = "none"                      # none | osm | amap
+    review_number = "GS(2024)0650号"    # the map's review number (审图号), printed on every map
 
     [compute]
     workers = 2                         # local threads of the zonal engine
@@ -81,8 +83,8 @@ _ALLOWED = {
     "emissions": {"paths", "product", "kind", "units", "nodata"},
     "sinks": {"factors", "draws", "seed"},
     "compensation": {"scheme", "price", "rate", "years", "contribution_share", "baseline"},
-    "outputs": {"formats"},
-    "site": {"publish", "tiles"},
+    "outputs": {"formats", "provinces"},
+    "site": {"publish", "tiles", "review_number"},
     "compute": {"workers", "scheduler", "cluster_workers"},
 }
 
@@ -124,8 +126,10 @@ class RunConfig:
     contribution_share: float = 1.0
     baseline: Path | None = None
     formats: tuple[str, ...] = ("csv",)
+    provinces: bool = False
     publish_site: bool = False
     tiles: str = "none"
+    review_number: str | None = None
     workers: int | None = None
     scheduler: str | None = None
     cluster_workers: int | None = None
@@ -133,6 +137,11 @@ class RunConfig:
     @property
     def uses_registry(self) -> bool:
         return self.regions_file is None
+
+    @property
+    def name(self) -> str:
+        """How errors name the configuration: its file name."""
+        return self.path.name
 
 
 class _Reader:
@@ -195,8 +204,15 @@ def _layer(reader: _Reader, with_threshold: bool = True) -> LayerConfig:
         year=reader.get("year", int, check=lambda v: 1980 <= v <= 2100, expected="a year such as 2000"))
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """Read and validate a run configuration.
+def _looks_like_toml(text: str) -> bool:
+    """TOML text rather than a path: it has a line break or starts with a table or comment."""
+    return "\n" in text or text.lstrip().startswith(("[", "#"))
+
+
+def load_config(source: str | Path) -> RunConfig:
+    """Read and validate a run configuration from a TOML file, or from TOML text itself
+    (``atlas run "$(atlas build --print-config)"``: relative paths are then relative to the
+    working folder, and errors name it ``<config text>``).
 
     Raises
     ------
@@ -204,13 +220,26 @@ def load_config(path: str | Path) -> RunConfig:
         Unreadable TOML, an unknown table or key, a value of the wrong type or range, a
         path that does not exist, or settings that contradict each other.
     """
-    path = Path(path).resolve()
+    if isinstance(source, str) and _looks_like_toml(source):
+        return parse_config(source, Path.cwd().resolve() / "<config text>")
+    path = Path(source).resolve()
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"Config file {path} does not exist", "a TOML file", "check the path") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path.name} is not valid UTF-8 TOML: {exc}", "a TOML run configuration",
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid UTF-8: {exc}", "a UTF-8 TOML run configuration",
+                          f"save {path} as UTF-8") from exc
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> RunConfig:
+    """Validate the TOML ``text`` of a run configuration; ``path`` names it in errors and
+    anchors its relative paths (at ``path.parent``)."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path.name} is not valid TOML: {exc}", "a TOML run configuration",
                           f"fix the syntax of {path}") from exc
     unknown = sorted(set(doc) - set(_ALLOWED))
     if unknown:
@@ -271,9 +300,11 @@ def load_config(path: str | Path) -> RunConfig:
         years=compensation.get("years", int, default=10, check=lambda v: 1 <= v <= 200, expected="1-200 years"),
         contribution_share=compensation.get("contribution_share", (int, float), default=1.0,
                                             check=lambda v: 0 <= v <= 1, expected="a share in [0, 1]"),
-        baseline=baseline, formats=tuple(dict.fromkeys(formats)), publish_site=publish,
+        baseline=baseline, formats=tuple(dict.fromkeys(formats)),
+        provinces=outputs.get("provinces", bool, default=False), publish_site=publish,
         tiles=site.get("tiles", str, default="none", check=lambda v: v in TILE_PROVIDERS,
                        expected=f"one of {sorted(TILE_PROVIDERS)}"),
+        review_number=site.get("review_number", str),
         workers=compute.get("workers", int, check=lambda v: v >= 1, expected="a positive integer"),
         scheduler=compute.get("scheduler", str, expected="'threads', 'local' or a scheduler address such as tcp://host:8786"),
         cluster_workers=compute.get("cluster_workers", int, check=lambda v: v >= 1, expected="a positive integer"),

@@ -1,0 +1,104 @@
+"""The two file-writing steps of a run: the tables (``OUT/data/``) and the site (``OUT/``).
+
+Table files are named ``<table>_pilots.<format>`` for registry pilots and
+``<table>_regions.<format>`` for the user's own outlines; province tables keep
+``_provinces``. CSV files carry no geometry; GeoPackage and GeoParquet tables are joined to
+the full-precision outlines so they open as layers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from atlas._io import write_text_atomic
+from atlas.export import write_frame
+from atlas.publish import records
+from atlas.publish.site import RasterLayer, SiteData, publish_site
+from atlas.regions import boundaries, registry
+from atlas.workflow.config import RunConfig
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = "data"
+SINKS_NOTE = ("碳汇为 IPCC Tier 1 增量-损失法，无损失图层时为总清除量 Sinks: IPCC Tier 1 gain-loss; without a loss "
+              "layer they are gross removals.")
+
+
+def summary_json(summary: dict) -> str:
+    """The run's headline figures as printed and written (``data/summary.json``)."""
+    return json.dumps(summary, ensure_ascii=False, indent=2)
+
+
+def _file_name(name: str, uses_registry: bool) -> str:
+    if name.endswith("_provinces") or name == "targets_tracking":
+        return name
+    return f"{name}_{'pilots' if uses_registry else 'regions'}"
+
+
+def write_tables(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.GeoDataFrame, id_column: str,
+                 tables: dict[str, pd.DataFrame], summary: dict) -> list[Path]:
+    """Write the run's tables into ``OUT/data`` in every configured format; return the files."""
+    data = cfg.out / DATA_DIR
+    written: list[Path] = []
+    outlines = regions[[id_column, "geometry"]]
+    if reg is not None:
+        pilots = registry.join_stats(boundaries.area_table(regions), reg.stats_2010)
+        written.append(write_frame(pilots, data / "pilots.csv", overwrite=True))
+        written.append(write_frame(registry.join_targets(reg.pilots[reg.pilots["pilot_id"].isin(regions["pilot_id"])],
+                                                         reg.targets), data / "targets.csv", overwrite=True))
+        written.append(write_frame(regions, data / "pilots.gpkg", overwrite=True, layer="pilots"))
+        display = boundaries.load_pilot_boundaries(reg, display=True)
+        display = display[display["pilot_id"].isin(regions["pilot_id"])]
+        written.append(write_frame(display, data / "pilots.geojson", overwrite=True))
+        written.append(write_frame(boundaries.load_provinces(display=True), data / "provinces.geojson",
+                                   overwrite=True))
+    else:
+        written.append(write_frame(boundaries.area_table(regions), data / "regions.csv", overwrite=True))
+        written.append(write_frame(regions, data / "regions.gpkg", overwrite=True, layer="regions"))
+    for name, frame in tables.items():
+        stem = _file_name(name, reg is not None)
+        for fmt in cfg.formats:
+            spatial = fmt != "csv" and id_column in frame and not name.endswith("_provinces")
+            table = gpd.GeoDataFrame(outlines.merge(frame, on=id_column), geometry="geometry",
+                                     crs=regions.crs) if spatial else frame
+            written.append(write_frame(table, data / f"{stem}.{fmt}", fmt, overwrite=True))
+    written.append(write_text_atomic(data / "summary.json", summary_json(summary) + "\n", overwrite=True))
+    return written
+
+
+def site_notes(forest_label: str, forest_caveat: str | None, emissions_label: str | None) -> list[str]:
+    """The caveats every page shows: forest layer, sink method, emissions source."""
+    forest = forest_caveat or f"森林 Forest: {forest_label}"
+    emissions = ("排放为报告表 1–2 的 2010 年人均排放 × 人口 Emissions: reported 2010 per-capita × population "
+                 "(seed Tables 1–2)." if emissions_label is None else
+                 f"排放来自栅格 Emissions from the raster {emissions_label}, summed exactly per pilot.")
+    return [forest, SINKS_NOTE, emissions]
+
+
+def write_site(cfg: RunConfig, reg: registry.Registry, regions: gpd.GeoDataFrame, tables: dict[str, pd.DataFrame],
+               layers: dict, summary: dict, downloads: list[str]) -> list[Path]:
+    """Write the static site into ``OUT`` from the run's tables; return the pages."""
+    forest = layers["forest"]
+    rasters = {"forest": RasterLayer(forest.readers, forest.spec, forest.label)}
+    emissions_label = None
+    raster_emissions = None
+    if "emissions" in layers:
+        emissions = layers["emissions"]
+        rasters["emissions"] = RasterLayer(emissions.readers, emissions.spec, emissions.label)
+        emissions_label = emissions.label
+        column = f"{emissions.spec.name}_tco2_per_yr"
+        raster_emissions = emissions.table.set_index("pilot_id")[column]
+    pilots = registry.join_stats(boundaries.area_table(regions), reg.stats_2010)
+    table = records.pilot_table(pilots, tables["forest"], tables["sinks"], tables["compensation"],
+                                tables["targets_tracking"], raster_emissions)
+    display = boundaries.load_pilot_boundaries(reg, display=True).set_index("pilot_id").loc[table.index]
+    data = SiteData(table=table, targets=records.target_rows(tables["targets_tracking"], reg.indicators),
+                    outlines=display.reset_index(), provinces=boundaries.load_provinces(display=True),
+                    rasters=rasters, summary=summary, downloads=sorted(downloads),
+                    notes=site_notes(forest.label, getattr(forest.spec, "caveat", None), emissions_label))
+    return publish_site(data, cfg.out, tiles=cfg.tiles)

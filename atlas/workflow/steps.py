@@ -1,0 +1,208 @@
+"""What each step of a run computes, as plain functions the CLI commands call too.
+
+``atlas run`` (and ``atlas build``, a run of the packaged default config) wraps these in
+content-keyed cache steps (:mod:`atlas.workflow.runner`); ``atlas sinks`` and ``atlas targets``
+call them directly. Every function takes tables and returns tables.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from atlas.carbon import compensation, factors, sinks, targets
+from atlas.carbon.forest_area import forest_areas_by_type, forest_table
+from atlas.errors import ConfigError
+from atlas.paths import geodata_dir
+from atlas.rasters import modis, open_layer
+from atlas.rasters.layer import LayerSpec, RasterSource
+from atlas.regions import boundaries, registry
+from atlas.workflow.config import LayerConfig
+from atlas.zonal import zonal_stats
+
+log = logging.getLogger(__name__)
+
+#: The embedded default forest layer (see geodata/README.md, MCD12C1 section).
+DEFAULT_FOREST = "mcd12c1_2019_igbp_china.tif"
+DEFAULT_FOREST_LABEL = "MODIS MCD12C1 2019 (embedded)"
+DEFAULT_FOREST_YEAR = 2019
+#: Province-level units outside the mainland, left out of "national" totals.
+NOT_MAINLAND = (710000, 810000, 820000)
+REPORTED_EMISSIONS_LABEL = "reported 2010 (seed Tables 1-2: per-capita × population)"
+
+
+# -- regions -------------------------------------------------------------------------------------
+
+def select_regions(reg: registry.Registry, selection: dict) -> gpd.GeoDataFrame:
+    """Registry pilots with full-precision outlines, filtered by a ``[regions]`` selection."""
+    frame = boundaries.load_pilot_boundaries(reg)
+    frame = registry.select_pilots(frame, batch=selection.get("batch") or None, level=selection.get("level") or None,
+                                   province=selection.get("province"), year=selection.get("year"),
+                                   ids=selection.get("ids") or None)
+    if frame.empty:
+        raise ConfigError("[regions] selects no pilot", "at least one pilot", "loosen the selection")
+    return frame
+
+
+def user_regions(path: Path, id_column: str, encoding: str | None) -> gpd.GeoDataFrame:
+    """The user's outlines with ``land_area_km2``: their geodesic area, measured the way the
+    registry's outline areas are (densified edges, WGS84 ellipsoid)."""
+    from atlas.zonal.engine import geodesic_areas_m2
+
+    frame = boundaries.read_regions(path, id_column, encoding=encoding)
+    lonlat = gpd.GeoSeries(frame.geometry, crs=frame.crs).to_crs(4326)
+    return frame.assign(land_area_km2=geodesic_areas_m2(lonlat) / 1e6)
+
+
+def land_ha(regions: pd.DataFrame, id_column: str) -> pd.Series:
+    """Region id → land area in ha."""
+    return regions.set_index(id_column)["land_area_km2"] * 100.0
+
+
+# -- layers --------------------------------------------------------------------------------------
+
+def default_forest_layer() -> tuple[list[RasterSource], LayerSpec]:
+    """The embedded MODIS MCD12C1 2019 forest layer (readers, spec), no network needed."""
+    return [RasterSource(geodata_dir() / DEFAULT_FOREST)], modis.spec("MCD12C1")
+
+
+def default_forest_config() -> LayerConfig:
+    """The embedded forest layer as a run layer (so its file is fingerprinted like any other)."""
+    return LayerConfig(paths=(geodata_dir() / DEFAULT_FOREST,), product="modis", year=DEFAULT_FOREST_YEAR)
+
+
+def open_configured(layer: LayerConfig, default_product: str | None = None):
+    """``(readers, spec)`` of a run layer."""
+    return open_layer(list(layer.paths), product=layer.product or default_product, kind=layer.kind,
+                      units=layer.units, nodata=layer.nodata, threshold=layer.threshold)
+
+
+def layer_label(layer: LayerConfig) -> str:
+    """How outputs name a layer: the embedded default by name, else its first files."""
+    if layer.paths == default_forest_config().paths:
+        return DEFAULT_FOREST_LABEL
+    names = [p.name for p in layer.paths]
+    return ", ".join(names[:2]) + (" …" if len(names) > 2 else "")
+
+
+def check_emissions_units(spec: LayerSpec, where: str) -> str:
+    """The emissions column of a layer's zonal table; refuses layers that are not CO2 per year."""
+    if spec.unit.output != "tco2_per_yr":
+        raise ConfigError(f"{where} gives {spec.unit.output}, not CO2 per year",
+                          "an emissions raster in t CO2 or t C per cell and year, or a CO2 flux density",
+                          "give the kind and units that describe the file")
+    return f"{spec.name}_tco2_per_yr"
+
+
+def zonal(regions: gpd.GeoDataFrame, readers, spec: LayerSpec, id_column: str, workers: int | None = None,
+          client=None) -> pd.DataFrame:
+    """The zonal table of a layer over the regions."""
+    return zonal_stats(regions, readers, spec, id_column=id_column, workers=workers, client=client)
+
+
+# -- forest and sinks ----------------------------------------------------------------------------
+
+def forest(zonal_table: pd.DataFrame, spec: LayerSpec, regions: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Forest area per region (the area the sinks use) with its share of land."""
+    names = regions.set_index(id_column)["name_zh"] if "name_zh" in regions else None
+    by_type = forest_areas_by_type(zonal_table, spec, id_column)
+    return forest_table(zonal_table, by_type, land_ha(regions, id_column), id_column, names)
+
+
+def climate_domains(regions: gpd.GeoDataFrame, id_column: str, uses_registry: bool) -> pd.Series:
+    """Region id → climate domain: the documented domain of each pilot, else by latitude."""
+    if uses_registry and id_column == "pilot_id":
+        return factors.read_climate_domains().set_index("pilot_id")["climate_domain"]
+    lat = regions.set_index(id_column).geometry.to_crs(4326).representative_point().y
+    return lat.map(factors.domain_by_latitude)
+
+
+def province_domains(provinces: gpd.GeoDataFrame, reg: registry.Registry) -> pd.Series:
+    """Province adcode → climate domain: the documented domain where the province is itself a
+    pilot, else by the latitude of a point inside it."""
+    lat = provinces.set_index("adcode").geometry.representative_point().y
+    domains = lat.map(factors.domain_by_latitude)
+    documented = factors.read_climate_domains().set_index("pilot_id")["climate_domain"]
+    for _, pilot in reg.pilots[reg.pilots["level"] == "province"].iterrows():
+        domains[pilot["adcode"]] = documented[pilot["pilot_id"]]
+    return domains
+
+
+def reported_emissions(reg: registry.Registry) -> pd.Series:
+    """Pilot id → reported 2010 emissions (t CO2/yr) = per-capita emissions × population (seed
+    Tables 1-2)."""
+    stats = reg.stats_2010[reg.stats_2010["pilot_id"] != ""].set_index("pilot_id")
+    return (stats["co2_per_capita_t"] * stats["population_10k"] * 1e4).dropna()
+
+
+def factor_library(user_factors: Path | None = None) -> pd.DataFrame:
+    """The default factor table, with a user's Tier 2 rows applied."""
+    lib = factors.read_factors()
+    if user_factors is not None:
+        lib = factors.apply_tier2(lib, factors.read_factors(user_factors))
+    return lib
+
+
+def sink_table(forest_frame: pd.DataFrame, by_type: pd.DataFrame, domains: pd.Series, lib: pd.DataFrame, *,
+               emissions: pd.Series | None, emissions_source: str, forest_source: str,
+               loss_ha_per_yr: pd.Series | None = None, draws: int = sinks.DEFAULT_DRAWS,
+               seed: int = sinks.DEFAULT_SEED) -> pd.DataFrame:
+    """Sinks per region with names, per-ha figures, the offset ratio and the sources used.
+
+    Parameters
+    ----------
+    forest_frame : DataFrame
+        :func:`forest` (indexed by region id; gives names and land areas).
+    by_type : DataFrame
+        Forest area per forest type (ha), indexed by region id.
+    emissions : Series, optional
+        Region id → emissions (t CO2/yr) for the offset ratio.
+    """
+    table = sinks.estimate_sinks(by_type, domains, lib, loss_ha=loss_ha_per_yr, draws=draws, seed=seed)
+    land = forest_frame["land_area_ha"].reindex(table.index)
+    table["land_area_ha"] = land
+    table["net_sink_tco2_per_ha_land_yr_central"] = table["net_sink_tco2_per_yr_central"] / land
+    if emissions is not None:
+        table["emissions_tco2_per_yr"] = emissions.reindex(table.index)
+        table["offset_ratio_central"] = table["net_sink_tco2_per_yr_central"] / table["emissions_tco2_per_yr"]
+    if "name_zh" in forest_frame:
+        table.insert(0, "name_zh", forest_frame["name_zh"].reindex(table.index))
+    if "emissions_tco2_per_yr" in table:
+        table["emissions_source"] = np.where(table["emissions_tco2_per_yr"].notna(), emissions_source, "")
+    table["forest_source"] = forest_source
+    return table
+
+
+def province_sinks(by_type: pd.DataFrame, domains: pd.Series, lib: pd.DataFrame, names: pd.Series,
+                   draws: int, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Sinks per province and the mainland total (low / central / high, t CO2/yr)."""
+    table, net_draws = sinks.estimate_sinks(by_type, domains, lib, draws=draws, seed=seed, return_draws=True)
+    table.insert(0, "name_zh", names.reindex(table.index))
+    mainland = ~table.index.astype(int).isin(NOT_MAINLAND)
+    return table, sinks.summarise_total(table, net_draws, mainland)
+
+
+def ledger(sink_frame: pd.DataFrame, scheme: str, price: float, rate: float, years: int,
+           contribution_share: float, baseline: pd.Series | None) -> pd.DataFrame:
+    """The compensation ledger of the run's scheme (see :func:`atlas.carbon.compensation.ledger`)."""
+    out = compensation.ledger(sink_frame, scheme, price, rate, years, contribution_share, baseline)
+    out.index.name = sink_frame.index.name
+    return out
+
+
+def track(reg: registry.Registry, pilot_ids: pd.Series, forest_frame: pd.DataFrame, year: int | None,
+          source: str) -> pd.DataFrame:
+    """Declared targets of the selected pilots next to the measured forest share of land.
+
+    Without a measurement year (a user layer whose year was not given) every target is
+    listed and none is judged.
+    """
+    mine = reg.targets[reg.targets["pilot_id"].isin(pilot_ids)]
+    if year is None:
+        tracked = targets.track_targets(mine, pd.Series(dtype=float), 0, "")
+        return tracked.assign(caveat="not measured: the run's forest layer has no year (set [forest].year)")
+    return targets.track_targets(mine, forest_frame["forest_share_of_land"] * 100.0, year, source)
