@@ -150,8 +150,8 @@ def test_sinks_compensate_targets(run, tmp_path):
     res = run("targets", "-o", tmp_path / "t.csv")
     assert res.exit_code == 0
     tracked = pd.read_csv(tmp_path / "t.csv")
-    assert set(tracked["status"]) <= {"met", "not met", "not measurable", "baseline (not a target)"}
-    assert tracked.loc[tracked["indicator"] == "forest_coverage", "measured_value"].notna().all()
+    assert set(tracked["status"]) <= {"met", "not met", "pending", "not measurable", "baseline (not a target)"}
+    assert tracked.loc[tracked["indicator"] == "forest_coverage", "remote_sensing_value"].notna().all()
 
 
 def test_build_with_emissions_raster_and_gcj02_basemap(run, tif, tmp_path):

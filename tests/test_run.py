@@ -301,10 +301,11 @@ publish = true
     assert set(tracked["pilot_id"]) == {"P1-08"} and tracked["measured_value"].isna().all()
 
 
-def test_forest_year_judges_forest_targets(tif, tmp_path):
-    # 南昌 (P1-11, 28.2-29.1°N) declared a forest-coverage target; 60 % canopy over the whole tile
+def test_forest_year_shows_the_raster_share_beside_coverage_targets(tif, tmp_path):
+    # 南昌 (P1-11, 28.2-29.1°N) declared forest-coverage targets; 60 % canopy over the whole tile
     # puts its whole outline in forest. The share divides by land area (lakes excluded), so the
-    # synthetic share is above 100 % (108.7 %), and the target is met.
+    # synthetic share is above 100 % (108.7 %). It is shown as a remote-sensing estimate and never
+    # decides a verdict: those come from official statistics only.
     tif("Hansen_GFC-2024-v1.12_treecover2000_30N_110E.tif", np.full((400, 400), 60, dtype=np.uint8),
         Affine(0.025, 0, 110, 0, -0.025, 30))
     path = write_config(tmp_path, """
@@ -322,8 +323,11 @@ draws = 200
     tracked = pd.read_csv(tmp_path / "out" / "data" / "targets_tracking.csv")
     judged = tracked[tracked["status"] != "baseline (not a target)"]
     forest_rows = judged[judged["indicator"] == "forest_coverage"]
-    assert not forest_rows.empty and (forest_rows["measured_year"] == 2000).all()
-    assert (forest_rows["measured_value"] > 99.9).all() and (forest_rows["status"] == "met").all()
+    assert not forest_rows.empty and (forest_rows["remote_sensing_year"] == 2000).all()
+    assert (forest_rows["remote_sensing_value"] > 99.9).all()
+    assert forest_rows["remote_sensing_note"].str.contains("not comparable").all()
+    assert set(forest_rows["status"]) <= {"met", "not met", "pending", "not measurable"}
+    assert not (forest_rows["measured_value"] > 99.9).any()   # the raster share is never the measurement
 
 
 def test_build_is_a_run_of_the_printed_config_and_resumes(tmp_path, monkeypatch):

@@ -21,6 +21,7 @@ def targets_cmd(batches, levels, province, year, ids, output, overwrite):
     regions = select_from_options(boundaries.load_pilot_boundaries(reg), batches, levels, province, year, ids)
     readers, spec = steps.default_forest_layer()
     forest_frame = steps.forest(steps.zonal(regions, readers, spec, "pilot_id"), spec, regions, "pilot_id")
-    table = steps.track(reg, regions["pilot_id"], forest_frame, steps.DEFAULT_FOREST_YEAR, steps.DEFAULT_FOREST_LABEL)
+    table = steps.track(reg, regions["pilot_id"], forest_frame, steps.DEFAULT_FOREST_YEAR, steps.DEFAULT_FOREST_LABEL,
+                        steps.official_statistics())
     click.echo(f"status: {table['status'].value_counts().to_dict()}", err=True)
     emit(table, output, overwrite)

@@ -168,11 +168,13 @@ class _Graph:
         for name, layer in self.layers.items():
             self.zonal(name, layer, regions, regions_key)
         forest = self.layers["forest"]
-        forest_frame = steps.forest(forest.table, forest.spec, regions, self.id_column)
-        sink_frame, sinks_key = self.sinks(regions, forest_frame)
+        official = steps.official_statistics() if self.reg is not None else None
+        calibrate = official is not None and forest.spec.name == "igbp"
+        provinces = self.province_zonal() if self.reg is not None and (cfg.provinces or calibrate) else None
+        forest_frame, province_frame, forest_key = self.forest(regions, provinces, official, calibrate)
+        sink_frame, sinks_key = self.sinks(regions, forest_frame, forest_key, provinces)
         ledger, ledger_key = self.ledger(sink_frame, sinks_key)
-        tracked, targets_key = self.targets(regions, forest_frame, forest.key, regions_key)
-        provinces = self.provinces() if cfg.provinces and self.reg is not None else None
+        tracked, targets_key = self.targets(regions, forest_frame, forest_key, regions_key)
 
         tables = {"forest": forest_frame.reset_index(), "sinks": sink_frame.reset_index(),
                   "compensation": ledger.reset_index()}
@@ -180,9 +182,10 @@ class _Graph:
             tables["emissions_raster"] = self.layers["emissions"].table
         if tracked is not None:
             tables["targets_tracking"] = tracked
-        if provinces is not None:
-            tables["forest_provinces"], tables["sinks_provinces"] = provinces[0].reset_index(), provinces[1]
-        self.summarise(regions, forest_frame, tracked, provinces)
+        if cfg.provinces and provinces is not None:
+            tables["forest_provinces"] = province_frame.reset_index()
+            tables["sinks_provinces"] = self.province_sinks(province_frame, provinces, forest_key)
+        self.summarise(regions, forest_frame, tracked, province_frame if cfg.provinces else None)
         tables_key = content_key("tables", regions_key, sinks_key, ledger_key, targets_key, cfg.formats,
                                  self.report.summary, __version__)
         self.cache.output_files("tables", tables_key, lambda: write_tables(
@@ -214,18 +217,48 @@ class _Graph:
         layer.table = self.cache.frame(f"zonal_{name}", layer.key, lambda: steps.zonal(
             regions, layer.readers, layer.spec, self.id_column, self.cfg.workers, self.compute.client(layer.config)))
 
-    def sinks(self, regions: gpd.GeoDataFrame, forest_frame: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    def forest(self, regions, provinces, official, calibrate: bool):
+        """Forest area per region (and per province): the raster's, or calibrated to the
+        official statistics for a coarse class map."""
+        forest = self.layers["forest"]
+        frame = steps.forest(forest.table, forest.spec, regions, self.id_column)
+        province_frame = None
+        if provinces is not None:
+            outlines, table, _ = provinces
+            province_frame = steps.forest(table, forest.spec, outlines, "adcode")
+        if not calibrate:
+            return frame, province_frame, forest.key
+        stats = geodata_dir() / steps.OFFICIAL_FILE
+        key = content_key("forest_calibrated", forest.key, provinces[2], self.cache.fingerprint([stats]), __version__)
+        pair = {}
+
+        def compute(which: int):
+            if not pair:
+                pair["result"] = steps.calibrated_forest(frame, forest.table, province_frame, provinces[1], official,
+                                                         regions, self.id_column)
+            return pair["result"][which]
+        frame = self.cache.frame("forest", key, lambda: compute(0))
+        province_frame = self.cache.frame("forest_provinces", key, lambda: compute(1))
+        return frame, province_frame, key
+
+    def sinks(self, regions, forest_frame: pd.DataFrame, forest_key: str, provinces) -> tuple[pd.DataFrame, str]:
         cfg, layers = self.cfg, self.layers
         loss = layers.get("loss")
         emissions = layers.get("emissions")
-        key = content_key("sinks", layers["forest"].key, loss and loss.key, emissions and emissions.key,
+        key = content_key("sinks", forest_key, loss and loss.key, emissions and emissions.key,
                           cfg.draws, cfg.seed, self.cache.fingerprint([cfg.factors] if cfg.factors else []),
                           self.cache.fingerprint([geodata_dir() / "sink_factors.csv",
                                                   geodata_dir() / "climate_domains.csv"]))
 
         def compute() -> pd.DataFrame:
             forest = layers["forest"]
-            by_type = forest_areas_by_type(forest.table, forest.spec, self.id_column)
+            raster_types = forest_areas_by_type(forest.table, forest.spec, self.id_column)
+            fallback = None
+            if provinces is not None and "province_adcode" in regions:
+                prov_types = forest_areas_by_type(provinces[1], forest.spec, "adcode")
+                fallback = prov_types.reindex(regions.set_index(self.id_column)["province_adcode"].to_numpy())
+                fallback.index = regions[self.id_column].to_numpy()
+            by_type = steps.forest_by_type_for_sinks(forest_frame, raster_types, fallback)
             loss_per_yr = None
             if loss is not None:
                 span = loss.config.years or len(loss.spec.groups.get("forest_loss", ())) or 1
@@ -266,39 +299,43 @@ class _Graph:
             return None, None
         layer = self.layers["forest"]
         year = layer.config.year
-        key = content_key("targets", forest_key, regions_key, year, __version__)
+        official = geodata_dir() / "official_forest_stats.csv"
+        key = content_key("targets", forest_key, regions_key, year, __version__,
+                          self.cache.fingerprint([official] if official.exists() else []))
         return self.cache.frame("targets", key, lambda: steps.track(
-            self.reg, regions["pilot_id"], forest_frame, year, layer.label)), key
+            self.reg, regions["pilot_id"], forest_frame, year, layer.label, steps.official_statistics())), key
 
-    def provinces(self) -> tuple[pd.DataFrame, pd.DataFrame]:
-        """Forest and sinks per province-level unit with the run's forest layer, and the mainland
-        total (into the summary)."""
+    def province_zonal(self) -> tuple[gpd.GeoDataFrame, pd.DataFrame, str]:
+        """The province outlines and the forest layer's zonal table over them."""
         from atlas.regions import boundaries
 
-        cfg, forest = self.cfg, self.layers["forest"]
+        forest = self.layers["forest"]
         outlines = boundaries.load_provinces()
         key = content_key("zonal", "forest_provinces", _layer_settings(forest.config),
                           self.cache.fingerprint(forest.config.paths),
                           self.cache.fingerprint([geodata_dir() / "boundaries.gpkg"]), __version__)
         table = self.cache.frame("zonal_forest_provinces", key, lambda: steps.zonal(
-            outlines, forest.readers, forest.spec, "adcode", cfg.workers, self.compute.client(forest.config)))
-        frame = steps.forest(table, forest.spec, outlines, "adcode")
-        by_type = forest_areas_by_type(table, forest.spec, "adcode")
+            outlines, forest.readers, forest.spec, "adcode", self.cfg.workers, self.compute.client(forest.config)))
+        return outlines, table, key
+
+    def province_sinks(self, province_frame: pd.DataFrame, provinces, forest_key: str) -> pd.DataFrame:
+        """Sinks per province-level unit, and the mainland total (into the summary)."""
+        cfg, forest = self.cfg, self.layers["forest"]
+        outlines, table, _ = provinces
+        by_type = steps.forest_by_type_for_sinks(province_frame, forest_areas_by_type(table, forest.spec, "adcode"))
         domains = steps.province_domains(outlines, self.reg)
-        sinks_key = content_key("sinks_provinces", key, cfg.draws, cfg.seed,
-                                self.cache.fingerprint([geodata_dir() / "sink_factors.csv"]))
+        key = content_key("sinks_provinces", forest_key, cfg.draws, cfg.seed,
+                          self.cache.fingerprint([geodata_dir() / "sink_factors.csv"]))
         lib = steps.factor_library(cfg.factors)
         names = outlines.set_index("adcode")["name_zh"]
-        per_province = self.cache.frame("sinks_provinces", sinks_key, lambda: steps.province_sinks(
+        per_province = self.cache.frame("sinks_provinces", key, lambda: steps.province_sinks(
             by_type, domains, lib, names, cfg.draws, cfg.seed)[0].reset_index())
-        total = self.cache.frame("mainland_total", sinks_key, lambda: pd.DataFrame([steps.province_sinks(
+        total = self.cache.frame("mainland_total", key, lambda: pd.DataFrame([steps.province_sinks(
             by_type, domains, lib, names, cfg.draws, cfg.seed)[1]]))
         self.report.summary["mainland_net_sink_tco2_per_yr"] = {k: round(float(v)) for k, v in total.iloc[0].items()}
         self.report.summary["mainland_net_sink_pg_c_per_yr"] = {
             k: round(float(v) / CO2_PER_C / 1e9, 4) for k, v in total.iloc[0].items()}  # 1 Pg = 1e9 t
-        mainland = frame[~frame.index.astype(int).isin(steps.NOT_MAINLAND)]
-        self.report.summary["forest_mainland_km2"] = round(float(mainland["forest_ha"].sum()) / 100.0)
-        return frame, per_province
+        return per_province
 
     def summarise(self, regions, forest_frame, tracked, provinces) -> None:
         summary = self.report.summary
@@ -308,6 +345,11 @@ class _Graph:
             summary["pilots_total"] = int(len(regions))
             summary["pilots_per_batch"] = {int(k): int(v) for k, v in per_batch.items()}
         summary["forest_layer"] = self.layers["forest"].label
+        if provinces is not None:
+            mainland = provinces[~provinces.index.astype(int).isin(steps.NOT_MAINLAND)]
+            summary["forest_mainland_km2"] = round(float(mainland["forest_ha"].sum()) / 100.0)
+            if "raster_forest_ha" in mainland:
+                summary["forest_mainland_km2_raster"] = round(float(mainland["raster_forest_ha"].sum()) / 100.0)
         caveat = getattr(self.layers["forest"].spec, "caveat", None)
         if caveat:
             summary["forest_caveat"] = caveat

@@ -32,6 +32,7 @@ DEFAULT_FOREST_LABEL = "MODIS MCD12C1 2019 (embedded)"
 DEFAULT_FOREST_YEAR = 2019
 #: Province-level units outside the mainland, left out of "national" totals.
 NOT_MAINLAND = (710000, 810000, 820000)
+OFFICIAL_FILE = "official_forest_stats.csv"
 REPORTED_EMISSIONS_LABEL = "reported 2010 (seed Tables 1-2: per-capita × population)"
 
 
@@ -194,15 +195,107 @@ def ledger(sink_frame: pd.DataFrame, scheme: str, price: float, rate: float, yea
     return out
 
 
-def track(reg: registry.Registry, pilot_ids: pd.Series, forest_frame: pd.DataFrame, year: int | None,
-          source: str) -> pd.DataFrame:
-    """Declared targets of the selected pilots next to the measured forest share of land.
+def official_statistics() -> pd.DataFrame | None:
+    """The bundled official forest statistics, or None where this build ships none."""
+    path = geodata_dir() / OFFICIAL_FILE
+    if not path.exists():
+        return None
+    from atlas.regions.official import load_official_stats
 
-    Without a measurement year (a user layer whose year was not given) every target is
-    listed and none is judged.
-    """
+    return load_official_stats(path)
+
+
+def track(reg: registry.Registry, pilot_ids: pd.Series, forest_frame: pd.DataFrame, year: int | None,
+          source: str, official: pd.DataFrame | None) -> pd.DataFrame:
+    """Declared targets of the selected pilots judged against official statistics, with the
+    run's raster forest share beside coverage targets (never judged on it)."""
     mine = reg.targets[reg.targets["pilot_id"].isin(pilot_ids)]
-    if year is None:
-        tracked = targets.track_targets(mine, pd.Series(dtype=float), 0, "")
-        return tracked.assign(caveat="not measured: the run's forest layer has no year (set [forest].year)")
-    return targets.track_targets(mine, forest_frame["forest_share_of_land"] * 100.0, year, source)
+    share = forest_frame["forest_share_of_land"] * 100.0 if year is not None else None
+    return targets.track_targets(mine, official, reg.pilots, share, year, source)
+
+
+def official_by_region(official: pd.DataFrame | None, indicator: str, key: str, ids: pd.Index,
+                       latest_year: int | None = None) -> pd.Series:
+    """Region → the latest official figure of ``indicator`` (at or before ``latest_year``),
+    keyed by ``pilot_id`` or by province ``adcode``."""
+    if official is None:
+        return pd.Series(np.nan, index=ids)
+    rows = official[official["indicator"] == indicator]
+    if key == "adcode":
+        rows = rows[rows["region_level"] == "province"]
+    else:
+        rows = rows[rows["pilot_id"].fillna("") != ""]
+    if latest_year is not None:
+        rows = rows[rows["year"] <= latest_year]
+    latest = rows.sort_values("year").groupby(key)["value"].last()
+    latest.index = latest.index.astype(ids.dtype) if len(latest) else latest.index
+    return latest.reindex(ids)
+
+
+def calibrated_forest(pilot_forest: pd.DataFrame, pilot_zonal: pd.DataFrame, province_forest: pd.DataFrame,
+                      province_zonal: pd.DataFrame, official: pd.DataFrame, regions: pd.DataFrame,
+                      id_column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Forest areas that agree with the official statistics (see :mod:`atlas.carbon.calibration`).
+
+    Provinces take their latest national-inventory forest area; regions take their own official
+    area, else official coverage × land, else the raster pattern calibrated to their province.
+    The raster-only area stays beside it (``raster_forest_ha``).
+    """
+    from atlas.carbon import calibration as cal
+
+    classes = cal.class_columns(province_zonal)
+    prov_classes = province_zonal.set_index("adcode")[classes].fillna(0.0)
+    prov_official = official_by_region(official, "forest_area", "adcode", prov_classes.index) * 1e4  # 万公顷 → ha
+    region_classes = pilot_zonal.set_index(id_column)[classes].fillna(0.0)
+    region_province = (regions.set_index(id_column)["province_adcode"] if "province_adcode" in regions
+                       else pd.Series(0, index=region_classes.index))
+    prov_cal, reg_cal = cal.calibrate(prov_classes, prov_official, region_classes, region_province)
+    ids = pilot_forest.index
+    land = pilot_forest["land_area_ha"]
+    best = cal.best_forest_area(reg_cal["calibrated_forest_ha"].reindex(ids),
+                                official_by_region(official, "forest_area", id_column, ids) * 1e4,
+                                official_by_region(official, "forest_coverage", id_column, ids), land)
+    # a province-level pilot is its province: its inventory area wins
+    province_level = regions.set_index(id_column).get("level", pd.Series("", index=ids)).reindex(ids) == "province"
+    prov_area = region_province.reindex(ids).map(prov_official)
+    use_prov = province_level & prov_area.notna()
+    best.loc[use_prov, "forest_ha"] = prov_area[use_prov]
+    best.loc[use_prov, "forest_area_source"] = "official forest area of the province (national forest inventory)"
+
+    def finish(frame: pd.DataFrame, area: pd.Series, source, extra: dict) -> pd.DataFrame:
+        out = frame.copy()
+        out.insert(out.columns.get_loc("forest_ha"), "raster_forest_ha", out["forest_ha"])
+        out["forest_ha"] = area.reindex(out.index).to_numpy(dtype=float)
+        out.insert(out.columns.get_loc("forest_ha") + 1, "forest_area_source", source)
+        out["forest_share_of_land"] = out["forest_ha"] / out["land_area_ha"]
+        for name, values in extra.items():
+            out.insert(out.columns.get_loc("forest_area_source") + 1, name, values)
+        return out
+
+    pilots_out = finish(pilot_forest, best["forest_ha"], best["forest_area_source"].to_numpy(),
+                        {"calibration_scale": reg_cal["scale"].reindex(ids).to_numpy()})
+    prov_source = pd.Series(np.where(prov_cal["official_forest_ha"].notna(),
+                                     "official forest area of the province (national forest inventory)",
+                                     cal.SOURCE_CALIBRATED), index=prov_cal.index)
+    provinces_out = finish(province_forest, prov_cal["calibrated_forest_ha"].reindex(province_forest.index),
+                           prov_source.reindex(province_forest.index).to_numpy(),
+                           {"calibration_scale": prov_cal["scale"].reindex(province_forest.index).to_numpy()})
+    fractions = pd.Series(prov_cal.attrs["fractions"])
+    log.info("calibrated forest fractions per class: %s", fractions.round(3).to_dict())
+    return pilots_out, provinces_out
+
+
+def forest_by_type_for_sinks(forest_frame: pd.DataFrame, raster_by_type: pd.DataFrame,
+                             fallback_by_type: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Forest area per forest type for the sinks: the raster's own areas, or, where the forest
+    area was calibrated or taken from statistics, that area shared in the raster's proportions
+    (or in ``fallback_by_type``'s, e.g. the province's, where the raster shows no forest)."""
+    if "raster_forest_ha" not in forest_frame:
+        return raster_by_type
+    from atlas.carbon.calibration import split_by_type
+
+    fallback = None
+    if fallback_by_type is not None:
+        sums = fallback_by_type.sum(axis=1)
+        fallback = fallback_by_type.div(sums.where(sums > 0), axis=0)
+    return split_by_type(forest_frame["forest_ha"], raster_by_type, fallback)
