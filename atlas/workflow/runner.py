@@ -182,6 +182,9 @@ class _Graph:
             tables["emissions_raster"] = self.layers["emissions"].table
         if tracked is not None:
             tables["targets_tracking"] = tracked
+        series = steps.emissions_series() if self.reg is not None else None
+        if series is not None:
+            tables["emissions_series"] = series[series["pilot_id"].isin(regions["pilot_id"])].reset_index(drop=True)
         if cfg.provinces and provinces is not None:
             tables["forest_provinces"] = province_frame.reset_index()
             tables["sinks_provinces"] = self.province_sinks(province_frame, provinces, forest_key)
@@ -247,8 +250,9 @@ class _Graph:
         emissions = layers.get("emissions")
         key = content_key("sinks", forest_key, loss and loss.key, emissions and emissions.key,
                           cfg.draws, cfg.seed, self.cache.fingerprint([cfg.factors] if cfg.factors else []),
-                          self.cache.fingerprint([geodata_dir() / "sink_factors.csv",
-                                                  geodata_dir() / "climate_domains.csv"]))
+                          self.cache.fingerprint(p for p in (geodata_dir() / "sink_factors.csv",
+                                                             geodata_dir() / "climate_domains.csv",
+                                                             geodata_dir() / steps.EMISSIONS_SERIES_FILE) if p.exists()))
 
         def compute() -> pd.DataFrame:
             forest = layers["forest"]
@@ -268,7 +272,7 @@ class _Graph:
                 values = emissions.table.set_index(self.id_column)[column]
                 source = f"raster: {emissions.label}"
             elif self.reg is not None:
-                values, source = steps.reported_emissions(self.reg), steps.REPORTED_EMISSIONS_LABEL
+                values, source = steps.emissions_for_offsets(self.reg, forest.config.year)
             else:
                 values, source = None, ""
             out = steps.sink_table(forest_frame, by_type, steps.climate_domains(regions, self.id_column,
@@ -276,6 +280,9 @@ class _Graph:
                                    steps.factor_library(cfg.factors), emissions=values, emissions_source=source,
                                    forest_source=forest.label, loss_ha_per_yr=loss_per_yr, draws=cfg.draws,
                                    seed=cfg.seed)
+            out["sink_year"] = pd.array([forest.config.year] * len(out), dtype="Int64")
+            if self.reg is not None:
+                out["reported_emissions_2010_tco2_per_yr"] = steps.reported_emissions(self.reg).reindex(out.index)
             out.index.name = self.id_column
             return out
         return self.cache.frame("sinks", key, compute), key

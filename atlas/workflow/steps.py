@@ -33,6 +33,8 @@ DEFAULT_FOREST_YEAR = 2019
 #: Province-level units outside the mainland, left out of "national" totals.
 NOT_MAINLAND = (710000, 810000, 820000)
 OFFICIAL_FILE = "official_forest_stats.csv"
+EMISSIONS_SERIES_FILE = "emissions_series_pilots.csv"
+CEADS_LABEL = "CEADs inventory (Shan et al. 2018, 2019, 2022), year-matched to the sink year"
 REPORTED_EMISSIONS_LABEL = "reported 2010 (seed Tables 1-2: per-capita × population)"
 
 
@@ -140,6 +142,39 @@ def reported_emissions(reg: registry.Registry) -> pd.Series:
     return (stats["co2_per_capita_t"] * stats["population_10k"] * 1e4).dropna()
 
 
+def emissions_series() -> pd.DataFrame | None:
+    """The bundled CEADs emissions series per pilot (long form), or None where absent."""
+    path = geodata_dir() / EMISSIONS_SERIES_FILE
+    if not path.exists():
+        return None
+    return pd.read_csv(path, dtype={"pilot_id": str, "source": str}, encoding="utf-8")
+
+
+def year_matched_emissions(series: pd.DataFrame, year: int) -> pd.DataFrame:
+    """Pilot → emissions (t CO2/yr) of ``year``, or of the latest earlier year with a figure,
+    with that year (``emissions_year``) so the match is stated, never silent."""
+    known = series.dropna(subset=["emissions_tco2"])
+    known = known[known["year"] <= year].sort_values("year")
+    last = known.groupby("pilot_id").last()
+    return pd.DataFrame({"emissions_tco2_per_yr": last["emissions_tco2"],
+                         "emissions_year": last["year"].astype("Int64")})
+
+
+def emissions_for_offsets(reg: registry.Registry, sink_year: int | None) -> tuple[pd.DataFrame, str]:
+    """Emissions the offset ratios divide by: CEADs matched to the sink year where the series
+    covers the pilot, else the seed's reported 2010 figure; per pilot, with year and source."""
+    reported = reported_emissions(reg)
+    out = pd.DataFrame({"emissions_tco2_per_yr": reported, "emissions_year": pd.array([2010] * len(reported),
+                                                                                     dtype="Int64")})
+    out["emissions_source"] = REPORTED_EMISSIONS_LABEL
+    series = emissions_series()
+    if series is not None and sink_year is not None:
+        matched = year_matched_emissions(series, sink_year)
+        matched["emissions_source"] = CEADS_LABEL
+        out = pd.concat([out.drop(index=matched.index, errors="ignore"), matched])
+    return out, CEADS_LABEL
+
+
 def factor_library(user_factors: Path | None = None) -> pd.DataFrame:
     """The default factor table, with a user's Tier 2 rows applied."""
     lib = factors.read_factors()
@@ -149,7 +184,7 @@ def factor_library(user_factors: Path | None = None) -> pd.DataFrame:
 
 
 def sink_table(forest_frame: pd.DataFrame, by_type: pd.DataFrame, domains: pd.Series, lib: pd.DataFrame, *,
-               emissions: pd.Series | None, emissions_source: str, forest_source: str,
+               emissions: pd.Series | pd.DataFrame | None, emissions_source: str, forest_source: str,
                loss_ha_per_yr: pd.Series | None = None, draws: int = sinks.DEFAULT_DRAWS,
                seed: int = sinks.DEFAULT_SEED) -> pd.DataFrame:
     """Sinks per region with names, per-ha figures, the offset ratio and the sources used.
@@ -160,20 +195,25 @@ def sink_table(forest_frame: pd.DataFrame, by_type: pd.DataFrame, domains: pd.Se
         :func:`forest` (indexed by region id; gives names and land areas).
     by_type : DataFrame
         Forest area per forest type (ha), indexed by region id.
-    emissions : Series, optional
-        Region id → emissions (t CO2/yr) for the offset ratio.
+    emissions : Series or DataFrame, optional
+        Region id → emissions (t CO2/yr) for the offset ratio; a frame may also give each
+        region's ``emissions_year`` and ``emissions_source``.
     """
     table = sinks.estimate_sinks(by_type, domains, lib, loss_ha=loss_ha_per_yr, draws=draws, seed=seed)
     land = forest_frame["land_area_ha"].reindex(table.index)
     table["land_area_ha"] = land
     table["net_sink_tco2_per_ha_land_yr_central"] = table["net_sink_tco2_per_yr_central"] / land
+    if isinstance(emissions, pd.Series):
+        emissions = pd.DataFrame({"emissions_tco2_per_yr": emissions, "emissions_source": emissions_source})
     if emissions is not None:
-        table["emissions_tco2_per_yr"] = emissions.reindex(table.index)
+        table["emissions_tco2_per_yr"] = emissions["emissions_tco2_per_yr"].reindex(table.index)
+        if "emissions_year" in emissions:
+            table["emissions_year"] = emissions["emissions_year"].reindex(table.index)
         table["offset_ratio_central"] = table["net_sink_tco2_per_yr_central"] / table["emissions_tco2_per_yr"]
+        source = emissions["emissions_source"].reindex(table.index).fillna("")
+        table["emissions_source"] = np.where(table["emissions_tco2_per_yr"].notna(), source, "")
     if "name_zh" in forest_frame:
         table.insert(0, "name_zh", forest_frame["name_zh"].reindex(table.index))
-    if "emissions_tco2_per_yr" in table:
-        table["emissions_source"] = np.where(table["emissions_tco2_per_yr"].notna(), emissions_source, "")
     table["forest_source"] = forest_source
     return table
 
