@@ -23,8 +23,9 @@ def print_outcome(report, config, show_sinks: bool = False) -> None:
                 "net_sink_tco2_per_yr_low": "net_low_tco2", "net_sink_tco2_per_yr_central": "net_central_tco2",
                 "net_sink_tco2_per_yr_high": "net_high_tco2", "offset_ratio_central": "offset_ratio"}
         shown = sinks[[c for c in cols if c in sinks]].rename(columns=cols)
-        click.echo("Net forest sink per pilot, t CO2/yr (2.5 / central / 97.5 %), offset ratio vs "
-                   f"{'raster' if config.emissions else 'reported 2010'} emissions:")
+        against = ("the emissions raster" if config.emissions else
+                   "CEADs emissions of the sink year where covered, else reported 2010 (see emissions_source)")
+        click.echo(f"Net forest sink per pilot, t CO2/yr (2.5 / central / 97.5 %), offset ratio vs {against}:")
         tonnes_or_ha = {c: "{:,.0f}".format for c in shown.columns if c.endswith(("_tco2", "_ha"))}
         click.echo(shown.to_string(formatters=tonnes_or_ha, float_format="{:.3f}".format))
     computed = report.computed

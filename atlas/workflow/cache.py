@@ -99,6 +99,28 @@ def read_artifact(path: Path) -> pd.DataFrame:
     return pd.read_parquet(path)
 
 
+def _read_or_forget(path: Path) -> pd.DataFrame | None:
+    """An artifact's frame, or ``None`` (and the artifact deleted) when it cannot be read: a
+    file damaged outside the atlas' atomic writes is recomputed, never trusted."""
+    try:
+        return read_artifact(path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        log.warning("step artifact %s is unreadable (%s); computing it again", path.name, exc)
+        path.unlink(missing_ok=True)
+        return None
+
+
+def _read_marker(marker: Path) -> dict[str, str] | None:
+    """The file listing of a files step, or ``None`` when absent or damaged."""
+    try:
+        listed = json.loads(marker.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    if not isinstance(listed, dict) or not all(isinstance(v, str) for v in listed.values()):
+        return None
+    return listed
+
+
 @dataclass
 class StepCache:
     """The artifacts of one output folder, and what this run did with them.
@@ -135,12 +157,13 @@ class StepCache:
         the frame as read back from the artifact (see the module docstring)."""
         path = self.state / f"{name}-{key}.parquet"
         started = time.perf_counter()
-        reused = path.exists()
+        result = _read_or_forget(path) if path.exists() else None
+        reused = result is not None
         if not reused:
             frame = compute()
-            with atomic_path(path, overwrite=True) as tmp:
+            with atomic_path(path, overwrite=True) as tmp:  # complete, or not there at all
                 frame.to_parquet(tmp)
-        result = read_artifact(path)
+            result = read_artifact(path)
         self._done(name, key, reused, started)
         return result
 
@@ -149,10 +172,10 @@ class StepCache:
         marker = self.state / f"{name}-{key}.json"
         started = time.perf_counter()
         reused = False
-        if marker.exists():
-            listed = json.loads(marker.read_text(encoding="utf-8"))
+        listed = _read_marker(marker)
+        if listed is not None:
             files = [self.out / rel for rel in listed]
-            reused = all(f.exists() and file_sha256(f) == digest for f, digest in zip(files, listed.values()))
+            reused = all(f.is_file() and file_sha256(f) == digest for f, digest in zip(files, listed.values()))
         if not reused:
             files = write()
             listing = {f.relative_to(self.out).as_posix(): file_sha256(f) for f in files}

@@ -34,8 +34,12 @@ def summary_json(summary: dict) -> str:
     return json.dumps(summary, ensure_ascii=False, indent=2)
 
 
+#: Tables whose file name is not suffixed with ``_pilots`` / ``_regions``.
+UNSUFFIXED = ("targets_tracking", "evaluation_effects", "validation_mainland")
+
+
 def _file_name(name: str, uses_registry: bool) -> str:
-    if name.endswith("_provinces") or name == "targets_tracking":
+    if name.endswith("_provinces") or name in UNSUFFIXED:
         return name
     return f"{name}_{'pilots' if uses_registry else 'regions'}"
 

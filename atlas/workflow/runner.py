@@ -142,13 +142,16 @@ def run(config: RunConfig, progress: Callable[[str, bool], None] | None = None) 
     if config.emissions is not None:
         layers["emissions"] = _Layer(config.emissions, *steps.open_configured(config.emissions))
         steps.check_emissions_units(layers["emissions"].spec, f"{config.name}: [emissions]")
-    cache = StepCache(config.out, progress)
-    compute = _Compute(config)
-    try:
-        report = _Graph(config, cache, compute, layers).run()
-    finally:
-        compute.close()
-        cache.hashes.save()
+    from atlas.workflow.lock import output_lock
+
+    with output_lock(config.out, command=f"atlas run {config.name}"):  # one run per folder at a time
+        cache = StepCache(config.out, progress)
+        compute = _Compute(config)
+        try:
+            report = _Graph(config, cache, compute, layers).run()
+        finally:
+            compute.close()
+            cache.hashes.save()
     report.steps, report.files, report.compute = cache.steps, cache.files, compute.label
     return report
 
@@ -185,6 +188,8 @@ class _Graph:
         series = steps.emissions_series() if self.reg is not None else None
         if series is not None:
             tables["emissions_series"] = series[series["pilot_id"].isin(regions["pilot_id"])].reset_index(drop=True)
+            tables["evaluation_effects"], trajectories = self.evaluation()
+            tables["emissions_trajectories"] = trajectories[trajectories["pilot_id"].isin(regions["pilot_id"])]
         if cfg.provinces and provinces is not None:
             tables["forest_provinces"] = province_frame.reset_index()
             tables["sinks_provinces"] = self.province_sinks(province_frame, provinces, forest_key)
@@ -343,6 +348,23 @@ class _Graph:
         self.report.summary["mainland_net_sink_pg_c_per_yr"] = {
             k: round(float(v) / CO2_PER_C / 1e9, 4) for k, v in total.iloc[0].items()}  # 1 Pg = 1e9 t
         return per_province
+
+    def evaluation(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The event study of designation and each pilot's comparison path (embedded CEADs series)."""
+        from atlas.carbon import evaluation
+        from atlas.carbon.trajectories import pilot_trajectories
+
+        inputs = [geodata_dir() / "emissions_series_ceads.csv", geodata_dir() / "pilots.csv"]
+        key = content_key("evaluation", self.cache.fingerprint(inputs), __version__)
+        panel = {}
+
+        def load():
+            if not panel:
+                panel["p"] = evaluation.load_panel()
+            return panel["p"]
+        effects = self.cache.frame("evaluation_effects", key, lambda: evaluation.event_study(load()))
+        paths = self.cache.frame("emissions_trajectories", key, lambda: pilot_trajectories(load()))
+        return effects, paths
 
     def summarise(self, regions, forest_frame, tracked, provinces) -> None:
         summary = self.report.summary
