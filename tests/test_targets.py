@@ -80,3 +80,23 @@ def test_without_official_statistics_nothing_is_judged():
     targets = _targets([("T1", "P1", "forest_coverage", None, 2015, 78.0, 78.0, "%", "")])
     out = track_targets(targets, None, PILOTS, remote_sensing_pct=pd.Series({"P1": 99.0}), remote_sensing_year=2019)
     assert out["status"].tolist() == ["not measurable"]
+
+
+def test_carbon_intensity_targets_of_province_pilots_are_judged_on_ceads_and_real_gdp():
+    """The shipped CEADs series and NBS real GDP judge the province-level intensity targets
+    (geodata/GDP.md: 天津 cut its intensity by 30.5 % over 2010-2015 against a 19 % target)."""
+    from atlas.regions import registry
+    from atlas.workflow import steps
+
+    reg = registry.load_registry()
+    ids = reg.pilots["pilot_id"]
+    forest = pd.DataFrame({"forest_share_of_land": 0.1}, index=ids)
+    tracked = steps.track(reg, ids, forest, 2019, "test", steps.official_statistics())
+    intensity = tracked[tracked["indicator"].str.startswith("carbon_intensity")]
+    tianjin = intensity[(intensity["pilot_id"] == "P1-06") & (intensity["target_year"] == 2015)].iloc[0]
+    assert tianjin["status"] == "met" and tianjin["measured_value"] == pytest.approx(30.5, abs=0.1)
+    assert tianjin["measured_year"] == 2015
+    # targets for 2020 lie after the last CEADs year (2019): pending, with 2019 as progress
+    later = intensity[(intensity["pilot_id"] == "P1-06") & (intensity["target_year"] == 2020)].iloc[0]
+    assert later["status"] == "pending" and later["measured_year"] == 2019
+    assert set(intensity["status"]) <= {"met", "not met", "pending", "not measurable", "baseline (not a target)"}

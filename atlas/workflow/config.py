@@ -66,13 +66,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from atlas.carbon import compensation as comp
+from atlas.carbon.sinks import DEFAULT_DRAWS, DEFAULT_SEED
 from atlas.errors import ConfigError
 from atlas.export import FORMATS
 from atlas.rasters import PRODUCTS
 from atlas.rasters.units import QuantityKind
 from atlas.regions.registry import LEVELS
 
-SCHEMES = ("removals", "balance", "baseline")
+SCHEMES = comp.SCHEMES
 TABLE_FORMATS = ("csv", "gpkg", "parquet")
 
 _ALLOWED = {
@@ -117,12 +118,12 @@ class RunConfig:
     loss: LayerConfig | None = None
     emissions: LayerConfig | None = None
     factors: Path | None = None
-    draws: int = 10_000
-    seed: int = 20130601
+    draws: int = DEFAULT_DRAWS
+    seed: int = DEFAULT_SEED
     scheme: str = "removals"
     price: float = comp.DEFAULT_PRICE_CNY_PER_TCO2
     rate: float = comp.DEFAULT_DISCOUNT_RATE
-    years: int = 10
+    years: int = comp.DEFAULT_YEARS
     contribution_share: float = 1.0
     baseline: Path | None = None
     formats: tuple[str, ...] = ("csv",)
@@ -289,15 +290,15 @@ def parse_config(text: str, path: Path) -> RunConfig:
         loss=_layer(section["loss"], with_threshold=False) if "loss" in doc else None,
         emissions=_layer(section["emissions"], with_threshold=False) if "emissions" in doc else None,
         factors=sinks.path_of("factors"),
-        draws=sinks.get("draws", int, default=10_000, check=lambda v: 100 <= v <= 1_000_000,
+        draws=sinks.get("draws", int, default=DEFAULT_DRAWS, check=lambda v: 100 <= v <= 1_000_000,
                         expected="an integer from 100 to 1,000,000"),
-        seed=sinks.get("seed", int, default=20130601),
+        seed=sinks.get("seed", int, default=DEFAULT_SEED),
         scheme=scheme,
         price=compensation.get("price", (int, float), default=comp.DEFAULT_PRICE_CNY_PER_TCO2,
                                check=lambda v: v >= 0, expected="a price ≥ 0 in CNY per t CO2"),
         rate=compensation.get("rate", (int, float), default=comp.DEFAULT_DISCOUNT_RATE,
                               check=lambda v: 0 <= v < 1, expected="a discount rate in [0, 1)"),
-        years=compensation.get("years", int, default=10, check=lambda v: 1 <= v <= 200, expected="1-200 years"),
+        years=compensation.get("years", int, default=comp.DEFAULT_YEARS, check=lambda v: 1 <= v <= 200, expected="1-200 years"),
         contribution_share=compensation.get("contribution_share", (int, float), default=1.0,
                                             check=lambda v: 0 <= v <= 1, expected="a share in [0, 1]"),
         baseline=baseline, formats=tuple(dict.fromkeys(formats)),

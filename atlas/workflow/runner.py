@@ -188,6 +188,9 @@ class _Graph:
         series = steps.emissions_series() if self.reg is not None else None
         if series is not None:
             tables["emissions_series"] = series[series["pilot_id"].isin(regions["pilot_id"])].reset_index(drop=True)
+            intensity = steps.intensity_table()
+            if intensity is not None:
+                tables["carbon_intensity"] = intensity[intensity["pilot_id"].isin(regions["pilot_id"])]
             tables["evaluation_effects"], trajectories = self.evaluation()
             tables["emissions_trajectories"] = trajectories[trajectories["pilot_id"].isin(regions["pilot_id"])]
         if cfg.provinces and provinces is not None:
@@ -311,9 +314,9 @@ class _Graph:
             return None, None
         layer = self.layers["forest"]
         year = layer.config.year
-        official = geodata_dir() / "official_forest_stats.csv"
+        inputs = [geodata_dir() / name for name in (steps.OFFICIAL_FILE, steps.EMISSIONS_SERIES_FILE, steps.GDP_FILE)]
         key = content_key("targets", forest_key, regions_key, year, __version__,
-                          self.cache.fingerprint([official] if official.exists() else []))
+                          self.cache.fingerprint(p for p in inputs if p.exists()))
         return self.cache.frame("targets", key, lambda: steps.track(
             self.reg, regions["pilot_id"], forest_frame, year, layer.label, steps.official_statistics())), key
 

@@ -34,6 +34,7 @@ DEFAULT_FOREST_YEAR = 2019
 NOT_MAINLAND = (710000, 810000, 820000)
 OFFICIAL_FILE = "official_forest_stats.csv"
 EMISSIONS_SERIES_FILE = "emissions_series_pilots.csv"
+GDP_FILE = "gdp_constant_prices.csv"
 CEADS_LABEL = "CEADs inventory (Shan et al. 2018, 2019, 2022), year-matched to the sink year"
 REPORTED_EMISSIONS_LABEL = "reported 2010 (seed Tables 1-2: per-capita × population)"
 
@@ -251,7 +252,29 @@ def track(reg: registry.Registry, pilot_ids: pd.Series, forest_frame: pd.DataFra
     run's raster forest share beside coverage targets (never judged on it)."""
     mine = reg.targets[reg.targets["pilot_id"].isin(pilot_ids)]
     share = forest_frame["forest_share_of_land"] * 100.0 if year is not None else None
-    return targets.track_targets(mine, official, reg.pilots, share, year, source)
+    tracked = targets.track_targets(mine, official, reg.pilots, share, year, source)
+    intensity = intensity_table()
+    if intensity is None:
+        return tracked
+    from atlas.carbon.intensity import judge_intensity_targets
+
+    judged = judge_intensity_targets(mine, intensity, int(intensity["year"].max())).set_index("target_id")
+    rows = tracked["target_id"].isin(judged.index)
+    for col in ("measured_value", "measured_unit", "measured_year", "measured_source", "status", "caveat"):
+        tracked.loc[rows, col] = tracked.loc[rows, "target_id"].map(judged[col]).to_numpy()
+    return tracked
+
+
+def intensity_table() -> pd.DataFrame | None:
+    """Carbon intensity per pilot and year (CEADs emissions over real GDP at 2005 prices), or
+    None where the bundled series are absent."""
+    series, gdp_path = emissions_series(), geodata_dir() / GDP_FILE
+    if series is None or not gdp_path.exists():
+        return None
+    from atlas.carbon.intensity import intensity_series
+
+    gdp = pd.read_csv(gdp_path, dtype={"pilot_id": str}, encoding="utf-8")
+    return intensity_series(series.dropna(subset=["emissions_tco2"]), gdp.dropna(subset=["gdp_real_100m_yuan_2005"]))
 
 
 def official_by_region(official: pd.DataFrame | None, indicator: str, key: str, ids: pd.Index,
