@@ -68,26 +68,10 @@ from pathlib import Path
 from atlas.carbon import compensation as comp
 from atlas.carbon.sinks import DEFAULT_DRAWS, DEFAULT_SEED
 from atlas.errors import ConfigError
-from atlas.export import FORMATS
-from atlas.rasters import PRODUCTS
-from atlas.rasters.units import QuantityKind
-from atlas.regions.registry import LEVELS
+from atlas.workflow.schema import TABLE_FORMATS, Document, LayerTable, validate_document, where
 
 SCHEMES = comp.SCHEMES
-TABLE_FORMATS = ("csv", "gpkg", "parquet")
-
-_ALLOWED = {
-    "run": {"out"},
-    "regions": {"batch", "level", "province", "year", "ids", "file", "id_column", "encoding"},
-    "forest": {"paths", "product", "kind", "units", "threshold", "nodata", "year"},
-    "loss": {"paths", "years"},
-    "emissions": {"paths", "product", "kind", "units", "nodata"},
-    "sinks": {"factors", "draws", "seed"},
-    "compensation": {"scheme", "price", "rate", "years", "contribution_share", "baseline"},
-    "outputs": {"formats", "provinces"},
-    "site": {"publish", "tiles", "review_number"},
-    "compute": {"workers", "scheduler", "cluster_workers"},
-}
+__all__ = ["LayerConfig", "RunConfig", "SCHEMES", "TABLE_FORMATS", "load_config", "parse_config"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +102,10 @@ class RunConfig:
     loss: LayerConfig | None = None
     emissions: LayerConfig | None = None
     factors: Path | None = None
+    inventory: Path | None = None
+    inventory_columns: str | None = None
+    inventory_encoding: str | None = None
+    inventory_layer: str | None = None
     draws: int = DEFAULT_DRAWS
     seed: int = DEFAULT_SEED
     scheme: str = "removals"
@@ -145,64 +133,33 @@ class RunConfig:
         return self.path.name
 
 
-class _Reader:
-    """Typed access to one table of the document, with errors naming file and key."""
-
-    def __init__(self, path: Path, section: str, table: object):
-        self.path, self.section = path, section
-        if not isinstance(table, dict):
-            self.fail("", f"is {type(table).__name__}", "a table like [" + section + "]")
-        unknown = sorted(set(table) - _ALLOWED[section])
-        if unknown:
-            self.fail(unknown[0], "is not a known key", f"keys of [{section}]: {sorted(_ALLOWED[section])}")
-        self.table = table
-
-    def fail(self, key: str, found: str, expected: str):
-        where = f"[{self.section}].{key}" if key else f"[{self.section}]"
-        raise ConfigError(f"{self.path.name}: {where} {found}", expected, f"edit {where} in {self.path}")
-
-    def get(self, key: str, kind: type | tuple, default=None, check=None, expected: str = ""):
-        if key not in self.table:
-            return default
-        value = self.table[key]
-        if isinstance(value, bool) and kind is not bool and bool not in (kind if isinstance(kind, tuple) else (kind,)):
-            self.fail(key, f"is {value!r}", expected or f"a {kind}")
-        if not isinstance(value, kind) or (check is not None and not check(value)):
-            self.fail(key, f"is {value!r}", expected or f"a {getattr(kind, '__name__', kind)}")
-        return value
-
-    def path_of(self, key: str, must_exist: bool = True) -> Path | None:
-        text = self.get(key, str, expected="a path (relative to the config file)")
-        if text is None:
-            return None
-        resolved = (self.path.parent / os.path.expandvars(os.path.expanduser(text))).resolve()
-        if must_exist and not resolved.exists():
-            self.fail(key, f"names {text!r}, which does not exist ({resolved})", "an existing file")
-        return resolved
+def _fail(path: Path, loc: tuple, found: str, expected: str):
+    key = where(loc)
+    raise ConfigError(f"{path.name}: {key} {found}", expected, f"edit {key} in {path}")
 
 
-def _layer(reader: _Reader, with_threshold: bool = True) -> LayerConfig:
-    patterns = reader.get("paths", list, check=lambda v: v and all(isinstance(p, str) for p in v),
-                          expected="a non-empty list of file paths or globs")
-    if patterns is None:
-        reader.fail("paths", "is missing", "a non-empty list of file paths or globs")
+def _resolve(path: Path, loc: tuple, text: str | None) -> Path | None:
+    """A path of the config, relative to its folder, ``~`` and ``${VARIABLES}`` expanded; it must exist."""
+    if text is None:
+        return None
+    resolved = (path.parent / os.path.expandvars(os.path.expanduser(text))).resolve()
+    if not resolved.exists():
+        _fail(path, loc, f"names {text!r}, which does not exist ({resolved})", "an existing file")
+    return resolved
+
+
+def _layer(path: Path, name: str, table) -> LayerConfig:
     files: list[Path] = []
-    for i, pattern in enumerate(patterns):
-        full = str(reader.path.parent / os.path.expandvars(os.path.expanduser(pattern)))
+    for i, pattern in enumerate(table.paths):
+        full = str(path.parent / os.path.expandvars(os.path.expanduser(pattern)))
         hits = sorted(glob.glob(full)) if glob.has_magic(full) else ([full] if Path(full).exists() else [])
         if not hits:
-            reader.fail(f"paths[{i}]", f"is {pattern!r}, which matches no file", "existing raster files")
+            _fail(path, (name, "paths", i), f"is {pattern!r}, which matches no file", "existing raster files")
         files += [Path(h).resolve() for h in hits]
-    product = reader.get("product", str, check=lambda v: v in PRODUCTS, expected=f"one of {PRODUCTS}")
-    kind = reader.get("kind", str, check=lambda v: v in [k.value for k in QuantityKind],
-                      expected=f"one of {[k.value for k in QuantityKind]}")
-    return LayerConfig(
-        paths=tuple(dict.fromkeys(files)), product=product, kind=kind, units=reader.get("units", str),
-        threshold=reader.get("threshold", (int, float), check=lambda v: 0 <= v <= 100,
-                             expected="a percentage 0-100") if with_threshold else None,
-        nodata=reader.get("nodata", (int, float)),
-        years=reader.get("years", int, check=lambda v: v > 0, expected="a positive integer"),
-        year=reader.get("year", int, check=lambda v: 1980 <= v <= 2100, expected="a year such as 2000"))
+    return LayerConfig(paths=tuple(dict.fromkeys(files)), product=getattr(table, "product", None),
+                       kind=getattr(table, "kind", None), units=getattr(table, "units", None),
+                       threshold=getattr(table, "threshold", None), nodata=getattr(table, "nodata", None),
+                       years=getattr(table, "years", None), year=getattr(table, "year", None))
 
 
 def _looks_like_toml(text: str) -> bool:
@@ -238,75 +195,38 @@ def parse_config(text: str, path: Path) -> RunConfig:
     """Validate the TOML ``text`` of a run configuration; ``path`` names it in errors and
     anchors its relative paths (at ``path.parent``)."""
     try:
-        doc = tomllib.loads(text)
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path.name} is not valid TOML: {exc}", "a TOML run configuration",
                           f"fix the syntax of {path}") from exc
-    unknown = sorted(set(doc) - set(_ALLOWED))
-    if unknown:
-        raise ConfigError(f"{path.name}: unknown table [{unknown[0]}]", f"tables among {sorted(_ALLOWED)}",
-                          f"remove or rename [{unknown[0]}] in {path}")
-    section = {name: _Reader(path, name, doc.get(name, {})) for name in _ALLOWED}
-
-    run = section["run"]
-    out_text = run.get("out", str, default=f"{path.stem}-out")
-    regions = section["regions"]
-    selection = {
-        "batch": regions.get("batch", list, default=[], check=lambda v: all(b in (1, 2, 3) for b in v),
-                             expected="a list of batches among 1, 2, 3"),
-        "level": regions.get("level", list, default=[], check=lambda v: all(x in LEVELS for x in v),
-                             expected=f"a list of levels among {list(LEVELS)}"),
-        "province": regions.get("province", str),
-        "year": regions.get("year", int, check=lambda v: v in (2010, 2012, 2017), expected="2010, 2012 or 2017"),
-        "ids": regions.get("ids", list, default=[], check=lambda v: all(isinstance(i, str) for i in v),
-                           expected="a list of pilot ids such as 'P1-01'"),
-    }
-    regions_file = regions.path_of("file")
+    doc: Document = validate_document(raw, path)
+    regions = doc.regions
+    selection = {"batch": list(regions.batch), "level": list(regions.level), "province": regions.province,
+                 "year": regions.year, "ids": list(regions.ids)}
+    regions_file = _resolve(path, ("regions", "file"), regions.file)
     if regions_file is not None and any(selection.values()):
-        regions.fail("file", "is given together with a pilot selection", "either file = … or a pilot selection")
-
-    sinks = section["sinks"]
-    compensation = section["compensation"]
-    scheme = compensation.get("scheme", str, default="removals", check=lambda v: v in SCHEMES,
-                              expected=f"one of {SCHEMES}")
-    baseline = compensation.path_of("baseline")
-    if scheme == "baseline" and baseline is None:
-        compensation.fail("baseline", "is missing", "a sinks table of the baseline year (scheme = 'baseline')")
-    outputs = section["outputs"]
-    formats = outputs.get("formats", list, default=["csv"],
-                          check=lambda v: v and all(f in TABLE_FORMATS for f in v),
-                          expected=f"a non-empty list among {TABLE_FORMATS}")
-    site = section["site"]
-    publish = site.get("publish", bool, default=False)
-    if publish and regions_file is not None:
-        site.fail("publish", "is true for your own outlines", "the site needs registry pilots: set publish = false")
-    from atlas.publish.maps import TILE_PROVIDERS
-    compute = section["compute"]
-    assert set(FORMATS.values()) >= set(TABLE_FORMATS)
+        _fail(path, ("regions", "file"), "is given together with a pilot selection",
+              "either file = … or a pilot selection")
+    money = doc.compensation
+    baseline = _resolve(path, ("compensation", "baseline"), money.baseline)
+    if money.scheme == "baseline" and baseline is None:
+        _fail(path, ("compensation", "baseline"), "is missing", "a sinks table of the baseline year "
+              "(scheme = 'baseline')")
+    if doc.site.publish and regions_file is not None:
+        _fail(path, ("site", "publish"), "is true for your own outlines",
+              "the site needs registry pilots: set publish = false")
+    sinks = doc.sinks
     return RunConfig(
-        path=path, out=(path.parent / out_text).resolve(), regions=selection, regions_file=regions_file,
-        id_column=regions.get("id_column", str, default="pilot_id"), encoding=regions.get("encoding", str),
-        forest=_layer(section["forest"]) if "forest" in doc else None,
-        loss=_layer(section["loss"], with_threshold=False) if "loss" in doc else None,
-        emissions=_layer(section["emissions"], with_threshold=False) if "emissions" in doc else None,
-        factors=sinks.path_of("factors"),
-        draws=sinks.get("draws", int, default=DEFAULT_DRAWS, check=lambda v: 100 <= v <= 1_000_000,
-                        expected="an integer from 100 to 1,000,000"),
-        seed=sinks.get("seed", int, default=DEFAULT_SEED),
-        scheme=scheme,
-        price=compensation.get("price", (int, float), default=comp.DEFAULT_PRICE_CNY_PER_TCO2,
-                               check=lambda v: v >= 0, expected="a price ≥ 0 in CNY per t CO2"),
-        rate=compensation.get("rate", (int, float), default=comp.DEFAULT_DISCOUNT_RATE,
-                              check=lambda v: 0 <= v < 1, expected="a discount rate in [0, 1)"),
-        years=compensation.get("years", int, default=comp.DEFAULT_YEARS, check=lambda v: 1 <= v <= 200, expected="1-200 years"),
-        contribution_share=compensation.get("contribution_share", (int, float), default=1.0,
-                                            check=lambda v: 0 <= v <= 1, expected="a share in [0, 1]"),
-        baseline=baseline, formats=tuple(dict.fromkeys(formats)),
-        provinces=outputs.get("provinces", bool, default=False), publish_site=publish,
-        tiles=site.get("tiles", str, default="none", check=lambda v: v in TILE_PROVIDERS,
-                       expected=f"one of {sorted(TILE_PROVIDERS)}"),
-        review_number=site.get("review_number", str),
-        workers=compute.get("workers", int, check=lambda v: v >= 1, expected="a positive integer"),
-        scheduler=compute.get("scheduler", str, expected="'threads', 'local' or a scheduler address such as tcp://host:8786"),
-        cluster_workers=compute.get("cluster_workers", int, check=lambda v: v >= 1, expected="a positive integer"),
-    )
+        path=path, out=(path.parent / (doc.run.out or f"{path.stem}-out")).resolve(), regions=selection,
+        regions_file=regions_file, id_column=regions.id_column, encoding=regions.encoding,
+        forest=_layer(path, "forest", doc.forest) if doc.forest else None,
+        loss=_layer(path, "loss", doc.loss) if doc.loss else None,
+        emissions=_layer(path, "emissions", doc.emissions) if doc.emissions else None,
+        factors=_resolve(path, ("sinks", "factors"), sinks.factors), draws=sinks.draws, seed=sinks.seed,
+        inventory=_resolve(path, ("sinks", "inventory"), sinks.inventory), inventory_columns=sinks.inventory_columns,
+        inventory_encoding=sinks.inventory_encoding, inventory_layer=sinks.inventory_layer,
+        scheme=money.scheme, price=float(money.price), rate=float(money.rate), years=money.years,
+        contribution_share=float(money.contribution_share), baseline=baseline,
+        formats=tuple(dict.fromkeys(doc.outputs.formats)), provinces=doc.outputs.provinces,
+        publish_site=doc.site.publish, tiles=doc.site.tiles, review_number=doc.site.review_number,
+        workers=doc.compute.workers, scheduler=doc.compute.scheduler, cluster_workers=doc.compute.cluster_workers)
