@@ -69,3 +69,30 @@ def test_net_is_removals_minus_losses_and_bounds_bracket_it(stock, gr, cr):
     assert np.isclose(out["net_sink_tco2_per_yr_central"],
                       out["gross_removal_tco2_per_yr_central"] - out["gross_loss_tco2_per_yr_central"])
     assert out["gross_removal_tco2_per_yr_low"] <= out["gross_removal_tco2_per_yr_high"]
+
+
+def test_stock_difference_with_the_lumped_national_conversion():
+    # 0.45 t C per m³ (low 0.40, high 0.50); stock grew from 1.0e6 to 1.5e6 m³ in 10 years:
+    # 50,000 m³/yr × 0.45 × 44/12 = 82,500 t CO2/yr
+    params = pd.DataFrame([{"group": "all", "parameter": sc.LUMPED_PARAMETER, "value": 0.45, "low": 0.40,
+                            "high": 0.50}])
+    regions = pd.DataFrame({"stock_start_m3": [1.0e6, 2.0e6], "stock_end_m3": [1.5e6, 1.8e6], "years": [10, 5],
+                            "forest_ha": [1000.0, 500.0]}, index=["grow", "shrink"])
+    out = sc.stock_difference_sinks(regions, params, draws=2000)
+    assert out.loc["grow", "net_sink_tco2_per_yr_central"] == pytest.approx(82_500.0)
+    # a falling stock is a source: −40,000 m³/yr × 0.45 × 44/12 = −66,000 t CO2/yr
+    assert out.loc["shrink", "net_sink_tco2_per_yr_central"] == pytest.approx(-66_000.0)
+    assert out["gross_removal_tco2_per_yr_central"].isna().all()      # not assessed by a stock difference
+    assert out.loc["grow", "net_sink_tco2_per_yr_low"] < 82_500.0 < out.loc["grow", "net_sink_tco2_per_yr_high"]
+    total = sc.summarise_draws_total(regions, params, draws=2000)
+    assert total["central"] == pytest.approx(16_500.0)
+
+
+def test_the_shipped_national_conversion_is_the_cited_ratio():
+    from atlas.paths import geodata_dir
+
+    params = pd.read_csv(geodata_dir() / "cn_inventory_parameters.csv")
+    row = params[(params["group"] == "all") & (params["parameter"] == sc.LUMPED_PARAMETER)].iloc[0]
+    # 7975 Tg C / 175.6e8 m³ = 0.4542; 154.8 Tg C/yr / ((175.6 − 137.21)e8 m³ / 10 yr) = 0.4032
+    assert row["value"] == pytest.approx(7975e6 / 17.56e9, abs=1e-4)
+    assert row["low"] == pytest.approx(154.8e6 / ((17.56e9 - 13.721e9) / 10), abs=1e-4)

@@ -14,6 +14,16 @@ consumption rate (年均消耗率), both per year as fractions; ``SVD`` the basi
 biomass), ``R`` the root–shoot ratio and ``CF`` the carbon fraction (t C/t d.m.), per dominant
 species group (优势树种组).
 
+Where the species-group table is not available, a **national average conversion** stands in for
+the product ``SVD × BEF × (1 + R) × CF``: the parameter ``carbon_per_stock_t_c_per_m3`` of group
+``all`` (t C per m³ of growing stock), documented in ``geodata/INVENTORY_METHOD.md``.
+
+Where the inventories' gross growth and consumption rates are not available per province, the
+net term ``V × (GR − CR)`` is taken from the inventories themselves: the change of growing stock
+between two national forest inventories divided by the years between them
+(:func:`stock_difference_sinks`). The two are the same quantity (the rates summarise that very
+change), but the stock difference gives only the net sink: removals and losses stay empty.
+
 Uncertainty: a seeded Monte Carlo, like :mod:`atlas.carbon.sinks`: each conversion parameter
 is drawn from a triangular distribution over its (low, value, high) range and the rates from
 one over ``(1 ± rate_uncertainty) × value``; one draw per parameter per iteration shared by
@@ -33,7 +43,11 @@ from atlas.rasters.units import CO2_PER_C
 
 CONVERSION_PARAMETERS = ("basic_wood_density_t_dm_per_m3", "biomass_expansion_factor", "root_shoot_ratio",
                          "carbon_fraction")
+#: One parameter standing for the whole product SVD × BEF × (1 + R) × CF (t C per m³ of stock).
+LUMPED_PARAMETER = "carbon_per_stock_t_c_per_m3"
 METHOD = "China provincial inventory guidelines (NDRC 2011): stock change from growing stock"
+STOCK_DIFFERENCE_METHOD = ("China provincial inventory method (NDRC 2011): net stock change between national "
+                           "forest inventories × national-average biomass carbon per m³ of stock")
 DEFAULT_RATE_UNCERTAINTY = 0.10
 
 
@@ -50,6 +64,12 @@ def conversion_draws(params: pd.DataFrame, group: str, draws: int, rng: np.rando
         Species group (or ``all`` for a national average).
     """
     rows = params[params["group"] == group].set_index("parameter")
+    if LUMPED_PARAMETER in rows.index:
+        low, value, high = (float(rows.loc[LUMPED_PARAMETER, c]) for c in ("low", "value", "high"))
+        if not low <= value <= high:
+            raise FactorError(f"{group}/{LUMPED_PARAMETER}: value {value} outside its range [{low}, {high}]",
+                              "low ≤ value ≤ high")
+        return value * CO2_PER_C, triangular_draws(low, value, high, draws, rng) * CO2_PER_C
     missing = [p for p in CONVERSION_PARAMETERS if p not in rows.index]
     if missing:
         raise FactorError(f"Species group {group!r} lacks parameters {missing}",
@@ -130,6 +150,68 @@ def stock_change_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: int =
                                                               np.nan)
     out["method"] = METHOD
     return out
+
+
+def stock_difference_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: int = 10_000,
+                           seed: int = 20130601, percentiles: tuple[float, float] = (2.5, 97.5)) -> pd.DataFrame:
+    """Net sink per region from the change of growing stock between two inventories.
+
+    Parameters
+    ----------
+    regions : DataFrame
+        Indexed by region: ``stock_start_m3``, ``stock_end_m3``, ``years`` (between the two
+        inventories), ``group`` (default ``all``) and optionally ``forest_ha``.
+    params : DataFrame
+        The parameter table (see :func:`conversion_draws`).
+
+    Returns
+    -------
+    DataFrame
+        ``net_sink_tco2_per_yr_{low,central,high}`` (removals and losses empty: the stock
+        difference gives only their balance), ``net_sink_tco2_per_ha_yr_central`` and ``method``.
+    """
+    needed = {"stock_start_m3", "stock_end_m3", "years"}
+    if not needed <= set(regions.columns):
+        raise FactorError(f"Stock-difference inputs lack {sorted(needed - set(regions.columns))}",
+                          f"columns {sorted(needed)}")
+    if (regions["years"] <= 0).any() or regions[["stock_start_m3", "stock_end_m3"]].isna().any().any():
+        bad = regions.index[(regions["years"] <= 0) | regions[["stock_start_m3", "stock_end_m3"]].isna().any(axis=1)]
+        raise FactorError(f"Missing stocks or a non-positive interval for {bad.tolist()[:10]}",
+                          "two stocks and years > 0 for every region")
+    rng = np.random.default_rng(seed)
+    groups = regions["group"] if "group" in regions else pd.Series("all", index=regions.index)
+    conv = {g: conversion_draws(params, g, draws, rng) for g in sorted(set(groups))}
+    change = ((regions["stock_end_m3"] - regions["stock_start_m3"]) / regions["years"]).to_numpy(dtype=float)
+    central = np.array([change[i] * conv[g][0] for i, g in enumerate(groups)])
+    sample = np.stack([change[i] * conv[g][1] for i, g in enumerate(groups)]) if len(groups) else np.zeros((0, draws))
+    out = pd.DataFrame(index=regions.index)
+    for name in ("gross_removal", "gross_loss"):
+        for bound in ("low", "central", "high"):
+            out[f"{name}_tco2_per_yr_{bound}"] = np.nan
+    lo, hi = percentiles
+    out["net_sink_tco2_per_yr_low"] = np.percentile(sample, lo, axis=1) if len(out) else []
+    out["net_sink_tco2_per_yr_central"] = central
+    out["net_sink_tco2_per_yr_high"] = np.percentile(sample, hi, axis=1) if len(out) else []
+    if "forest_ha" in regions:
+        area = regions["forest_ha"].to_numpy(dtype=float)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["net_sink_tco2_per_ha_yr_central"] = np.where(area > 0, central / area, np.nan)
+    out["method"] = STOCK_DIFFERENCE_METHOD
+    return out
+
+
+def summarise_draws_total(regions: pd.DataFrame, params: pd.DataFrame, draws: int = 10_000, seed: int = 20130601,
+                          percentiles: tuple[float, float] = (2.5, 97.5)) -> dict[str, float]:
+    """Low / central / high of the stock-difference net sink summed over ``regions`` (the draws
+    are shared by every region, so the sum's percentiles are taken on summed draws)."""
+    rng = np.random.default_rng(seed)
+    groups = regions["group"] if "group" in regions else pd.Series("all", index=regions.index)
+    conv = {g: conversion_draws(params, g, draws, rng) for g in sorted(set(groups))}
+    change = ((regions["stock_end_m3"] - regions["stock_start_m3"]) / regions["years"]).to_numpy(dtype=float)
+    total = sum(change[i] * conv[g][1] for i, g in enumerate(groups))
+    return {"low": float(np.percentile(total, percentiles[0])),
+            "central": float(sum(change[i] * conv[g][0] for i, g in enumerate(groups))),
+            "high": float(np.percentile(total, percentiles[1]))}
 
 
 def per_hectare_rates(province_sinks: pd.DataFrame, province_forest_ha: pd.Series) -> pd.DataFrame:
