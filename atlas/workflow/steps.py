@@ -278,12 +278,15 @@ def intensity_table() -> pd.DataFrame | None:
 
 
 def official_by_region(official: pd.DataFrame | None, indicator: str, key: str, ids: pd.Index,
-                       latest_year: int | None = None) -> pd.Series:
+                       latest_year: int | None = None, inventories_only: bool = False) -> pd.Series:
     """Region → the latest official figure of ``indicator`` (at or before ``latest_year``),
-    keyed by ``pilot_id`` or by province ``adcode``."""
+    keyed by ``pilot_id`` or by province ``adcode``; with ``inventories_only`` only figures of the
+    national forest inventories count (the calibration's provincial totals)."""
     if official is None:
         return pd.Series(np.nan, index=ids)
     rows = official[official["indicator"] == indicator]
+    if inventories_only:
+        rows = rows[rows["period"].astype(str).str.startswith("NFI")]
     if key == "adcode":
         rows = rows[rows["region_level"] == "province"]
     else:
@@ -308,7 +311,8 @@ def calibrated_forest(pilot_forest: pd.DataFrame, pilot_zonal: pd.DataFrame, pro
 
     classes = cal.class_columns(province_zonal)
     prov_classes = province_zonal.set_index("adcode")[classes].fillna(0.0)
-    prov_official = official_by_region(official, "forest_area", "adcode", prov_classes.index) * 1e4  # 万公顷 → ha
+    prov_official = official_by_region(official, "forest_area", "adcode", prov_classes.index,
+                                       inventories_only=True) * 1e4  # 万公顷 → ha
     region_classes = pilot_zonal.set_index(id_column)[classes].fillna(0.0)
     region_province = (regions.set_index(id_column)["province_adcode"] if "province_adcode" in regions
                        else pd.Series(0, index=region_classes.index))

@@ -1,0 +1,114 @@
+"""The headline sink of a region, and the estimates it is chosen from, honestly named.
+
+Two estimates sit side by side in every sinks table:
+
+- **China's inventory method** (``inventory_*``): the net change of growing stock between national
+  forest inventories converted to carbon (:mod:`atlas.carbon.stock_change`). Provinces use their
+  own inventory figures; a pilot inherits its province's net sink per hectare of forest, applied to
+  its own forest area. It is a *net* sink: growth minus harvest and other losses.
+- **IPCC Tier 1 gain–loss** (``tier1_*``): forest area × default growth rates of young stands.
+  Without a loss layer it is *gross removals* only: losses were not assessed, so the loss and net
+  columns are empty, never 0.
+
+The headline (``sink_tco2_per_yr_{low,central,high}``, used by maps, offset ratios and ledgers)
+is the inventory method where its inputs exist, else the Tier 1 net sink (with a loss layer),
+else Tier 1 gross removals; ``sink_method`` says which, row by row.
+
+Pure functions: frames in, frames out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from atlas.carbon.stock_change import stock_difference_sinks, summarise_draws_total
+
+BOUNDS = ("low", "central", "high")
+METHOD_INVENTORY = "中国省级清单方法（蓄积量变化）China inventory method: stock change (net)"
+METHOD_TIER1_NET = "IPCC Tier 1 增量-损失法（净）IPCC Tier 1 gain-loss (net, with a loss layer)"
+METHOD_TIER1_GROSS = "IPCC Tier 1 总清除量（未评估损失）IPCC Tier 1 gross removals (losses not assessed)"
+
+
+def tier1_columns(estimate: pd.DataFrame, losses_assessed: bool) -> pd.DataFrame:
+    """The Tier 1 columns of :func:`atlas.carbon.sinks.estimate_sinks`, prefixed ``tier1_``; loss
+    and net columns are emptied when no loss layer was given."""
+    out = pd.DataFrame(index=estimate.index)
+    for name in ("gross_removal", "gross_loss", "net_sink"):
+        for bound in BOUNDS:
+            values = estimate[f"{name}_tco2_per_yr_{bound}"].astype(float)
+            out[f"tier1_{name}_tco2_per_yr_{bound}"] = values if losses_assessed or name == "gross_removal" \
+                else np.nan
+    return out
+
+
+def nfi_stock_pairs(official: pd.DataFrame, adcodes: pd.Index) -> pd.DataFrame:
+    """Per province: the growing stock of the earliest and the latest of the 7th–9th national
+    forest inventories available (万立方米 → m³) and the years between them."""
+    rows = official[(official["region_level"] == "province") & (official["indicator"] == "forest_stock")
+                    & official["period"].astype(str).str.match(r"NFI[789]\b")]
+    out = []
+    for adcode, group in rows.groupby("adcode"):
+        group = group.sort_values("year")
+        if group["year"].nunique() < 2:
+            continue
+        first, last = group.iloc[0], group.iloc[-1]
+        out.append({"adcode": adcode, "stock_start_m3": float(first["value"]) * 1e4,
+                    "stock_end_m3": float(last["value"]) * 1e4, "years": int(last["year"] - first["year"]),
+                    "inventory_period": f"{first['period'].split()[0]}→{last['period'].split()[0]} "
+                                        f"({int(first['year'])}–{int(last['year'])})"})
+    frame = pd.DataFrame(out, columns=["adcode", "stock_start_m3", "stock_end_m3", "years", "inventory_period"])
+    frame["adcode"] = frame["adcode"].astype(adcodes.dtype) if len(frame) else frame["adcode"]
+    return frame.set_index("adcode").reindex(adcodes)
+
+
+def inventory_provinces(official: pd.DataFrame, forest_ha: pd.Series, params: pd.DataFrame, draws: int,
+                        seed: int) -> tuple[pd.DataFrame, dict[str, float] | None]:
+    """Inventory-method net sink per province (where two inventories give its stock), and the
+    total over those provinces (low / central / high, t CO2/yr)."""
+    pairs = nfi_stock_pairs(official, forest_ha.index)
+    known = pairs.dropna(subset=["stock_start_m3", "stock_end_m3"])
+    out = pd.DataFrame(index=forest_ha.index)
+    for bound in BOUNDS:
+        out[f"inventory_net_sink_tco2_per_yr_{bound}"] = np.nan
+    out["inventory_period"] = pairs["inventory_period"]
+    if known.empty:
+        return out, None
+    est = stock_difference_sinks(known.assign(forest_ha=forest_ha.reindex(known.index)), params, draws=draws,
+                                 seed=seed)
+    for bound in BOUNDS:
+        out.loc[known.index, f"inventory_net_sink_tco2_per_yr_{bound}"] = est[f"net_sink_tco2_per_yr_{bound}"]
+    return out, summarise_draws_total(known, params, draws=draws, seed=seed)
+
+
+def inventory_regions(province_inventory: pd.DataFrame, province_forest_ha: pd.Series, region_province: pd.Series,
+                      region_forest_ha: pd.Series) -> pd.DataFrame:
+    """A region's inventory-method sink: its province's net sink per hectare of forest × its own
+    forest area (low, central and high scale alike)."""
+    out = pd.DataFrame(index=region_forest_ha.index)
+    area = province_forest_ha.reindex(province_inventory.index)
+    for bound in BOUNDS:
+        per_ha = province_inventory[f"inventory_net_sink_tco2_per_yr_{bound}"] / area.where(area > 0)
+        out[f"inventory_net_sink_tco2_per_yr_{bound}"] = (
+            region_province.reindex(out.index).map(per_ha).to_numpy(dtype=float)
+            * region_forest_ha.to_numpy(dtype=float))
+    out["inventory_period"] = region_province.reindex(out.index).map(province_inventory["inventory_period"])
+    return out
+
+
+def with_headline(table: pd.DataFrame, losses_assessed: bool) -> pd.DataFrame:
+    """Add ``sink_tco2_per_yr_{low,central,high}``, ``sink_method`` and per-ha figures."""
+    out = table.copy()
+    has_inventory = out.get("inventory_net_sink_tco2_per_yr_central", pd.Series(np.nan, index=out.index)).notna()
+    tier1 = "tier1_net_sink" if losses_assessed else "tier1_gross_removal"
+    for bound in BOUNDS:
+        inventory = out.get(f"inventory_net_sink_tco2_per_yr_{bound}", pd.Series(np.nan, index=out.index))
+        out[f"sink_tco2_per_yr_{bound}"] = np.where(has_inventory, inventory, out[f"{tier1}_tco2_per_yr_{bound}"])
+    out["sink_method"] = np.where(has_inventory, METHOD_INVENTORY,
+                                  METHOD_TIER1_NET if losses_assessed else METHOD_TIER1_GROSS)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        forest = out["forest_ha"].astype(float)
+        out["sink_tco2_per_ha_yr_central"] = np.where(forest > 0, out["sink_tco2_per_yr_central"] / forest, np.nan)
+        if "land_area_ha" in out:
+            out["sink_tco2_per_ha_land_yr_central"] = out["sink_tco2_per_yr_central"] / out["land_area_ha"]
+    return out

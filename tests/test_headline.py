@@ -1,0 +1,57 @@
+"""Headline sinks: the inventory method where its inputs exist, Tier 1 named honestly otherwise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from atlas.carbon import headline as hl
+from atlas.carbon.stock_change import LUMPED_PARAMETER
+
+PARAMS = pd.DataFrame([{"group": "all", "parameter": LUMPED_PARAMETER, "value": 0.5, "low": 0.5, "high": 0.5}])
+
+
+def _official(rows):
+    return pd.DataFrame(rows, columns=["region_level", "adcode", "indicator", "period", "year", "value"])
+
+
+def test_province_stock_difference_and_pilot_inheritance():
+    official = _official([
+        # province A: 100 → 150 万m³ between NFI7 (2008) and NFI9 (2018): +50e4 m³ in 10 years
+        ("province", 110000, "forest_stock", "NFI7 2004-2008", 2008, 100.0),
+        ("province", 110000, "forest_stock", "NFI8 2009-2013", 2013, 120.0),
+        ("province", 110000, "forest_stock", "NFI9 2014-2018", 2018, 150.0),
+        # province B: only one inventory, so no stock change
+        ("province", 120000, "forest_stock", "NFI9 2014-2018", 2018, 80.0),
+        ("province", 120000, "forest_stock", "NFI6 1999-2003", 2003, 60.0),
+    ])
+    forest = pd.Series({110000: 1000.0, 120000: 500.0})
+    prov, total = hl.inventory_provinces(official, forest, PARAMS, draws=200, seed=1)
+    # 5e4 m³/yr × 0.5 t C/m³ × 44/12 = 91,666.7 t CO2/yr
+    assert prov.loc[110000, "inventory_net_sink_tco2_per_yr_central"] == pytest.approx(5e4 * 0.5 * 44 / 12)
+    assert prov.loc[110000, "inventory_period"].startswith("NFI7→NFI9")
+    assert np.isnan(prov.loc[120000, "inventory_net_sink_tco2_per_yr_central"])   # NFI6 is not used
+    assert total["central"] == pytest.approx(5e4 * 0.5 * 44 / 12)
+    # a pilot with 100 ha of forest in province A gets a tenth of its province's sink
+    pilots = hl.inventory_regions(prov, forest, pd.Series({"P": 110000, "Q": 120000}), pd.Series({"P": 100.0,
+                                                                                                "Q": 50.0}))
+    assert pilots.loc["P", "inventory_net_sink_tco2_per_yr_central"] == pytest.approx(5e4 * 0.5 * 44 / 12 / 10)
+    assert np.isnan(pilots.loc["Q", "inventory_net_sink_tco2_per_yr_central"])
+
+
+def test_headline_prefers_the_inventory_and_names_tier1_honestly():
+    estimate = pd.DataFrame({f"{n}_tco2_per_yr_{b}": [10.0, 20.0] for n in ("gross_removal", "gross_loss", "net_sink")
+                             for b in hl.BOUNDS}, index=["P", "Q"])
+    tier1 = hl.tier1_columns(estimate, losses_assessed=False)
+    assert tier1["tier1_gross_loss_tco2_per_yr_central"].isna().all()    # not assessed: empty, not 0
+    table = tier1.assign(forest_ha=[5.0, 10.0], land_area_ha=[50.0, 100.0],
+                         inventory_net_sink_tco2_per_yr_low=[3.0, np.nan],
+                         inventory_net_sink_tco2_per_yr_central=[4.0, np.nan],
+                         inventory_net_sink_tco2_per_yr_high=[5.0, np.nan])
+    out = hl.with_headline(table, losses_assessed=False)
+    assert out.loc["P", "sink_tco2_per_yr_central"] == 4.0 and out.loc["P", "sink_method"] == hl.METHOD_INVENTORY
+    assert out.loc["Q", "sink_tco2_per_yr_central"] == 20.0 and out.loc["Q", "sink_method"] == hl.METHOD_TIER1_GROSS
+    assert out.loc["P", "sink_tco2_per_ha_yr_central"] == pytest.approx(0.8)
+    with_loss = hl.with_headline(hl.tier1_columns(estimate, True).assign(forest_ha=[5.0, 10.0]), True)
+    assert (with_loss["sink_method"] == hl.METHOD_TIER1_NET).all()
