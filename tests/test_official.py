@@ -1,0 +1,200 @@
+"""Official forest statistics: the loader, its validation, and the shipped table (atlas.regions.official)."""
+
+from __future__ import annotations
+
+import csv
+
+import pandas as pd
+import pytest
+
+from atlas.errors import RegistryError
+from atlas.regions.official import (
+    COLUMNS,
+    INDICATOR_UNITS,
+    OFFICIAL_FILE,
+    latest_figure,
+    load_official_stats,
+    province_nfi,
+)
+
+MAINLAND = [110000, 120000, 130000, 140000, 150000, 210000, 220000, 230000, 310000, 320000, 330000, 340000,
+            350000, 360000, 370000, 410000, 420000, 430000, 440000, 450000, 460000, 500000, 510000, 520000,
+            530000, 540000, 610000, 620000, 630000, 640000, 650000]
+
+
+def _row(**over):
+    row = {"region_level": "province", "adcode": 530000, "pilot_id": "P1-05", "name_zh": "云南省",
+           "indicator": "forest_coverage", "value": 55.04, "unit": "%", "period": "NFI9 2014-2018", "year": 2018,
+           "includes_special_shrubland": "yes", "source_document": "doc", "publisher": "NFGA", "source_year": 2019,
+           "url_or_page": "p. 1", "status": "secondary"}
+    row.update(over)
+    return row
+
+
+def _write(tmp_path, rows, columns=COLUMNS):
+    path = tmp_path / "stats.csv"
+    pd.DataFrame(rows).reindex(columns=list(columns)).to_csv(path, index=False, encoding="utf-8")
+    return path
+
+
+# --- loader and validation on hand-made tables -------------------------------------------------
+
+def test_loads_and_types_columns(tmp_path):
+    path = _write(tmp_path, [_row(), _row(indicator="forest_area", value=2106.16, unit="万公顷", pilot_id="")])
+    stats = load_official_stats(path)
+    assert list(stats.columns) == list(COLUMNS)
+    assert stats["adcode"].dtype.kind == "i" and stats["year"].dtype.kind == "i"
+    assert stats["value"].dtype.kind == "f"
+    assert stats.loc[1, "pilot_id"] == ""
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"indicator": "tree_cover"}, "Unknown indicator"),
+    ({"unit": "万亩"}, "Unit not matching"),
+    ({"value": "about 55"}, "Non-numeric value"),
+    ({"value": 120.0}, "above 100"),
+    ({"value": -1.0}, "Negative value"),
+    ({"region_level": "city"}, "Unknown region_level"),
+    ({"includes_special_shrubland": "maybe"}, "includes_special_shrubland"),
+    ({"status": "guessed"}, "Unknown status"),
+    ({"source_document": ""}, "Empty source_document"),
+    ({"publisher": ""}, "Empty publisher"),
+    ({"url_or_page": ""}, "Empty url_or_page"),
+    ({"year": "2018.5"}, "Non-integer year"),
+    ({"adcode": 53}, "6-digit"),
+    ({"adcode": 530100}, "Province adcode"),
+])
+def test_bad_rows_are_refused(tmp_path, change, message):
+    path = _write(tmp_path, [_row(), _row(**change)])
+    with pytest.raises(RegistryError, match=message) as err:
+        load_official_stats(path)
+    assert "line(s) [3]" in str(err.value)          # the second data row is line 3 of the file
+    assert isinstance(err.value, ValueError)
+
+
+def test_missing_column_and_missing_file(tmp_path):
+    path = _write(tmp_path, [_row()], columns=[c for c in COLUMNS if c != "status"])
+    with pytest.raises(RegistryError, match="Missing columns"):
+        load_official_stats(path)
+    with pytest.raises(RegistryError, match="No official statistics file"):
+        load_official_stats(tmp_path / "absent.csv")
+
+
+def test_latest_figure_respects_bounds_and_prefers_verified(tmp_path):
+    stats = load_official_stats(_write(tmp_path, [
+        _row(value=50.03, period="NFI8 2009-2013", year=2013),
+        _row(value=55.04, year=2018),
+        _row(value=62.4, period="annual", year=2020, status="secondary"),
+        _row(value=62.5, period="annual", year=2020, status="verified", source_year=2021),
+        _row(adcode=530100, region_level="prefecture", pilot_id="P2-26", value=52.62, year=2020),
+    ]))
+    assert latest_figure(stats, "forest_coverage", adcode=530000)["value"] == 62.5
+    assert latest_figure(stats, "forest_coverage", adcode=530000, before=2020)["value"] == 55.04
+    assert latest_figure(stats, "forest_coverage", adcode=530000, at_or_after=2014, before=2019)["year"] == 2018
+    assert latest_figure(stats, "forest_coverage", pilot_id="P2-26")["adcode"] == 530100
+    assert latest_figure(stats, "forest_coverage", adcode=530000, at_or_after=2030) is None
+    assert latest_figure(stats, "forest_stock", adcode=530000) is None
+    with pytest.raises(RegistryError):
+        latest_figure(stats, "forest_coverage")
+    with pytest.raises(RegistryError):
+        latest_figure(stats, "canopy", adcode=530000)
+
+
+def test_province_nfi_picks_the_inventory(tmp_path):
+    stats = load_official_stats(_write(tmp_path, [
+        _row(value=50.03, period="NFI8 2009-2013", year=2013),
+        _row(value=55.04),
+        _row(adcode=440000, pilot_id="P1-01", value=53.52),
+        _row(adcode=530100, region_level="prefecture", pilot_id="P2-26", value=52.62),
+    ]))
+    nfi9 = province_nfi(stats, "forest_coverage")
+    assert nfi9.to_dict() == {440000: 53.52, 530000: 55.04}
+    assert province_nfi(stats, "forest_coverage", "NFI8").to_dict() == {530000: 50.03}
+    assert province_nfi(stats, "forest_area").empty
+    with pytest.raises(RegistryError):
+        province_nfi(stats, "forest_coverage", "NFI10")
+
+
+# --- the shipped table -------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped():
+    return load_official_stats()
+
+
+def test_shipped_file_format():
+    from atlas.paths import geodata_dir
+
+    raw = (geodata_dir() / OFFICIAL_FILE).read_bytes()
+    assert not raw.startswith(b"\xef\xbb\xbf"), "no BOM"
+    assert b"\r\n" not in raw, "LF line ends"
+    with open(geodata_dir() / OFFICIAL_FILE, encoding="utf-8", newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert tuple(rows[0]) == COLUMNS
+    assert all(len(r) == len(COLUMNS) for r in rows)
+
+
+def test_shipped_rows_are_sourced_and_plausible(shipped):
+    assert len(shipped) > 100
+    for col in ("source_document", "publisher", "url_or_page"):
+        assert (shipped[col].str.len() > 0).all()
+    assert set(shipped["indicator"]) <= set(INDICATOR_UNITS)
+    cov = shipped[shipped["indicator"] == "forest_coverage"]["value"]
+    assert cov.between(0, 100).all()
+    assert not shipped.duplicated(["adcode", "indicator", "period", "year", "source_document"]).any()
+
+
+def test_national_nfi9_figures(shipped):
+    nat = shipped[(shipped["region_level"] == "national") & shipped["period"].str.startswith("NFI9")]
+    by = nat.set_index("indicator")["value"]
+    assert by["forest_area"] == pytest.approx(2.20e4)          # 万公顷 (220 million ha)
+    assert by["forest_coverage"] == pytest.approx(22.96)
+    assert by["forest_stock"] == pytest.approx(1_756_000)      # 万立方米 (17.560 billion m³)
+
+
+def test_national_inventories_increase(shipped):
+    nat = shipped[(shipped["region_level"] == "national") & shipped["period"].str.startswith("NFI")]
+    cov = nat[nat["indicator"] == "forest_coverage"].sort_values("year")["value"].tolist()
+    assert cov == sorted(cov) and len(cov) == 4              # NFI6 … NFI9: 18.21 → 22.96
+
+
+def test_pilot_ids_match_the_registry(shipped):
+    from atlas.paths import geodata_dir
+
+    pilots = pd.read_csv(geodata_dir() / "pilots.csv", dtype={"pilot_id": str})
+    code = dict(zip(pilots["pilot_id"], pilots["adcode"].astype(int)))
+    tagged = shipped[shipped["pilot_id"] != ""]
+    assert set(tagged["pilot_id"]) <= set(code)
+    assert all(code[p] == a for p, a in zip(tagged["pilot_id"], tagged["adcode"]))
+    untagged = shipped[(shipped["pilot_id"] == "") & (shipped["region_level"] != "national")]
+    assert not untagged["adcode"].isin(list(code.values())).any()
+
+
+def test_nfi6_covers_the_mainland_but_xinjiang(shipped):
+    # The NBS 2009 table was read in full except the truncated Xinjiang row.
+    for indicator in ("forest_area", "forest_coverage", "forest_stock"):
+        got = set(province_nfi(shipped, indicator, "NFI6").index)
+        assert got == set(MAINLAND) - {650000}
+
+
+def test_nfi6_provincial_sum_near_national_total(shipped):
+    # Provinces sum to more than the national sample estimate (documented in OFFICIAL_STATS.md):
+    # 18,451 万公顷 for 30 provinces against 17,491 nationally.
+    provinces = province_nfi(shipped, "forest_area", "NFI6").sum()
+    national = shipped[(shipped["region_level"] == "national") & (shipped["indicator"] == "forest_area")
+                       & shipped["period"].str.startswith("NFI6")]["value"].iloc[0]
+    assert provinces == pytest.approx(national, rel=0.10)
+
+
+@pytest.mark.xfail(strict=True, reason="data gap: the search index did not hold every provincial NFI7-NFI9 "
+                                       "figure; see geodata/OFFICIAL_STATS.md")
+@pytest.mark.parametrize("inventory", ["NFI7", "NFI8", "NFI9"])
+def test_every_province_in_every_recent_inventory(shipped, inventory):
+    for indicator in ("forest_area", "forest_coverage", "forest_stock"):
+        assert set(province_nfi(shipped, indicator, inventory).index) == set(MAINLAND)
+
+
+@pytest.mark.xfail(strict=True, reason="data gap: NFI9 provincial forest areas are incomplete")
+def test_nfi9_provincial_sum_near_national_total(shipped):
+    provinces = province_nfi(shipped, "forest_area", "NFI9").sum()
+    assert provinces == pytest.approx(2.20e4, rel=0.05)
