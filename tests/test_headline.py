@@ -55,3 +55,18 @@ def test_headline_prefers_the_inventory_and_names_tier1_honestly():
     assert out.loc["P", "sink_tco2_per_ha_yr_central"] == pytest.approx(0.8)
     with_loss = hl.with_headline(hl.tier1_columns(estimate, True).assign(forest_ha=[5.0, 10.0]), True)
     assert (with_loss["sink_method"] == hl.METHOD_TIER1_NET).all()
+
+
+def test_provinces_without_two_inventories_take_the_national_rate_per_hectare():
+    official = _official([
+        # nation: 1000 → 2000 万m³ (+1e7 m³) in 10 years over 100 万公顷 (1e6 ha): 1e6 m³/yr / 1e6 ha = 1 m³/ha/yr
+        ("national", 100000, "forest_stock", "NFI7 2004-2008", 2008, 1000.0),
+        ("national", 100000, "forest_stock", "NFI9 2014-2018", 2018, 2000.0),
+        ("national", 100000, "forest_area", "NFI9 2014-2018", 2018, 100.0),
+        ("province", 120000, "forest_stock", "NFI9 2014-2018", 2018, 80.0),
+    ])
+    prov, total = hl.inventory_provinces(official, pd.Series({120000: 2000.0}), PARAMS, draws=100, seed=1)
+    # 2000 ha × 1 m³/ha/yr × 0.5 t C/m³ × 44/12 = 3,666.7 t CO2/yr
+    assert prov.loc[120000, "inventory_net_sink_tco2_per_yr_central"] == pytest.approx(2000 * 0.5 * 44 / 12)
+    assert prov.loc[120000, "inventory_period"].startswith("national per-ha rate")
+    assert total["central"] == pytest.approx(2000 * 0.5 * 44 / 12)

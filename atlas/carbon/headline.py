@@ -62,23 +62,49 @@ def nfi_stock_pairs(official: pd.DataFrame, adcodes: pd.Index) -> pd.DataFrame:
     return frame.set_index("adcode").reindex(adcodes)
 
 
+def national_stock_change_per_ha(official: pd.DataFrame) -> tuple[float, str] | None:
+    """The national net change of growing stock per hectare of forest (m³/ha/yr) between the
+    earliest and latest of the 7th–9th inventories, and the period; None without two inventories."""
+    rows = official[(official["region_level"] == "national") & official["period"].astype(str).str.match(r"NFI[789]\b")]
+    stock = rows[rows["indicator"] == "forest_stock"].sort_values("year")
+    area = rows[rows["indicator"] == "forest_area"].sort_values("year")
+    if stock["year"].nunique() < 2 or area.empty:
+        return None
+    first, last = stock.iloc[0], stock.iloc[-1]
+    change = (float(last["value"]) - float(first["value"])) * 1e4 / (last["year"] - first["year"])  # 万m³ → m³
+    period = f"{first['period'].split()[0]}→{last['period'].split()[0]} ({int(first['year'])}–{int(last['year'])})"
+    return change / (float(area.iloc[-1]["value"]) * 1e4), period  # 万公顷 → ha
+
+
 def inventory_provinces(official: pd.DataFrame, forest_ha: pd.Series, params: pd.DataFrame, draws: int,
                         seed: int) -> tuple[pd.DataFrame, dict[str, float] | None]:
-    """Inventory-method net sink per province (where two inventories give its stock), and the
-    total over those provinces (low / central / high, t CO2/yr)."""
+    """Inventory-method net sink per province, and their total (low / central / high, t CO2/yr).
+
+    A province with two of the 7th–9th inventories uses its own change of growing stock; one
+    without takes the national change per hectare of forest times its own forest area (said in
+    ``inventory_period``). All provinces share the draws of the conversion, so the total's
+    bounds are percentiles of summed draws.
+    """
     pairs = nfi_stock_pairs(official, forest_ha.index)
-    known = pairs.dropna(subset=["stock_start_m3", "stock_end_m3"])
+    change = (pairs["stock_end_m3"] - pairs["stock_start_m3"]) / pairs["years"]
+    period = pairs["inventory_period"].astype(object)
+    national = national_stock_change_per_ha(official)
+    if national is not None:
+        missing = change.isna()
+        change[missing] = national[0] * forest_ha[missing].astype(float)
+        period[missing] = f"national per-ha rate, {national[1]}"
     out = pd.DataFrame(index=forest_ha.index)
     for bound in BOUNDS:
         out[f"inventory_net_sink_tco2_per_yr_{bound}"] = np.nan
-    out["inventory_period"] = pairs["inventory_period"]
+    out["inventory_period"] = period
+    known = change.dropna()
     if known.empty:
         return out, None
-    est = stock_difference_sinks(known.assign(forest_ha=forest_ha.reindex(known.index)), params, draws=draws,
-                                 seed=seed)
+    inputs = pd.DataFrame({"change_m3_per_yr": known, "forest_ha": forest_ha.reindex(known.index)})
+    est = stock_difference_sinks(inputs, params, draws=draws, seed=seed)
     for bound in BOUNDS:
         out.loc[known.index, f"inventory_net_sink_tco2_per_yr_{bound}"] = est[f"net_sink_tco2_per_yr_{bound}"]
-    return out, summarise_draws_total(known, params, draws=draws, seed=seed)
+    return out, summarise_draws_total(inputs, params, draws=draws, seed=seed)
 
 
 def inventory_regions(province_inventory: pd.DataFrame, province_forest_ha: pd.Series, region_province: pd.Series,

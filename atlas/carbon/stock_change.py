@@ -152,6 +152,26 @@ def stock_change_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: int =
     return out
 
 
+def stock_change_per_year(regions: pd.DataFrame) -> np.ndarray:
+    """Net change of growing stock (m³/yr) per region: ``change_m3_per_yr`` where given, else
+    ``(stock_end_m3 − stock_start_m3) / years``."""
+    if "change_m3_per_yr" in regions:
+        change = regions["change_m3_per_yr"].to_numpy(dtype=float)
+    else:
+        needed = {"stock_start_m3", "stock_end_m3", "years"}
+        if not needed <= set(regions.columns):
+            raise FactorError(f"Stock-difference inputs lack {sorted(needed - set(regions.columns))}",
+                              f"columns {sorted(needed)} or change_m3_per_yr")
+        if (regions["years"] <= 0).any():
+            raise FactorError(f"A non-positive interval for {regions.index[regions['years'] <= 0].tolist()[:10]}",
+                              "years > 0 between the two inventories")
+        change = ((regions["stock_end_m3"] - regions["stock_start_m3"]) / regions["years"]).to_numpy(dtype=float)
+    if np.isnan(change).any():
+        raise FactorError(f"Missing stock change for {regions.index[np.isnan(change)].tolist()[:10]}",
+                          "two stocks (or a change per year) for every region")
+    return change
+
+
 def stock_difference_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: int = 10_000,
                            seed: int = 20130601, percentiles: tuple[float, float] = (2.5, 97.5)) -> pd.DataFrame:
     """Net sink per region from the change of growing stock between two inventories.
@@ -160,7 +180,8 @@ def stock_difference_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: i
     ----------
     regions : DataFrame
         Indexed by region: ``stock_start_m3``, ``stock_end_m3``, ``years`` (between the two
-        inventories), ``group`` (default ``all``) and optionally ``forest_ha``.
+        inventories) or directly ``change_m3_per_yr``; ``group`` (default ``all``) and optionally
+        ``forest_ha``.
     params : DataFrame
         The parameter table (see :func:`conversion_draws`).
 
@@ -170,18 +191,10 @@ def stock_difference_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: i
         ``net_sink_tco2_per_yr_{low,central,high}`` (removals and losses empty: the stock
         difference gives only their balance), ``net_sink_tco2_per_ha_yr_central`` and ``method``.
     """
-    needed = {"stock_start_m3", "stock_end_m3", "years"}
-    if not needed <= set(regions.columns):
-        raise FactorError(f"Stock-difference inputs lack {sorted(needed - set(regions.columns))}",
-                          f"columns {sorted(needed)}")
-    if (regions["years"] <= 0).any() or regions[["stock_start_m3", "stock_end_m3"]].isna().any().any():
-        bad = regions.index[(regions["years"] <= 0) | regions[["stock_start_m3", "stock_end_m3"]].isna().any(axis=1)]
-        raise FactorError(f"Missing stocks or a non-positive interval for {bad.tolist()[:10]}",
-                          "two stocks and years > 0 for every region")
+    change = stock_change_per_year(regions)
     rng = np.random.default_rng(seed)
     groups = regions["group"] if "group" in regions else pd.Series("all", index=regions.index)
     conv = {g: conversion_draws(params, g, draws, rng) for g in sorted(set(groups))}
-    change = ((regions["stock_end_m3"] - regions["stock_start_m3"]) / regions["years"]).to_numpy(dtype=float)
     central = np.array([change[i] * conv[g][0] for i, g in enumerate(groups)])
     sample = np.stack([change[i] * conv[g][1] for i, g in enumerate(groups)]) if len(groups) else np.zeros((0, draws))
     out = pd.DataFrame(index=regions.index)
@@ -204,10 +217,10 @@ def summarise_draws_total(regions: pd.DataFrame, params: pd.DataFrame, draws: in
                           percentiles: tuple[float, float] = (2.5, 97.5)) -> dict[str, float]:
     """Low / central / high of the stock-difference net sink summed over ``regions`` (the draws
     are shared by every region, so the sum's percentiles are taken on summed draws)."""
+    change = stock_change_per_year(regions)
     rng = np.random.default_rng(seed)
     groups = regions["group"] if "group" in regions else pd.Series("all", index=regions.index)
     conv = {g: conversion_draws(params, g, draws, rng) for g in sorted(set(groups))}
-    change = ((regions["stock_end_m3"] - regions["stock_start_m3"]) / regions["years"]).to_numpy(dtype=float)
     total = sum(change[i] * conv[g][1] for i, g in enumerate(groups))
     return {"low": float(np.percentile(total, percentiles[0])),
             "central": float(sum(change[i] * conv[g][0] for i, g in enumerate(groups))),

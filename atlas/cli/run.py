@@ -20,12 +20,14 @@ def print_outcome(report, config, show_sinks: bool = False) -> None:
     sinks = report.tables.get("sinks")
     if show_sinks and sinks is not None:
         cols = {"name_zh": "pilot", "climate_domain": "domain", "forest_ha": "forest_ha",
-                "net_sink_tco2_per_yr_low": "net_low_tco2", "net_sink_tco2_per_yr_central": "net_central_tco2",
-                "net_sink_tco2_per_yr_high": "net_high_tco2", "offset_ratio_central": "offset_ratio"}
+                "sink_tco2_per_yr_low": "low_tco2", "sink_tco2_per_yr_central": "central_tco2",
+                "sink_tco2_per_yr_high": "high_tco2", "offset_ratio_central": "offset_ratio"}
         shown = sinks[[c for c in cols if c in sinks]].rename(columns=cols)
         against = ("the emissions raster" if config.emissions else
                    "CEADs emissions of the sink year where covered, else reported 2010 (see emissions_source)")
-        click.echo(f"Net forest sink per pilot, t CO2/yr (2.5 / central / 97.5 %), offset ratio vs {against}:")
+        methods = "; ".join(f"{n} × {m}" for m, n in sinks["sink_method"].value_counts().items())
+        click.echo(f"Forest sink per pilot, t CO2/yr (2.5 / central / 97.5 %) by {methods}; offset ratio vs "
+                   f"{against}:")
         tonnes_or_ha = {c: "{:,.0f}".format for c in shown.columns if c.endswith(("_tco2", "_ha"))}
         click.echo(shown.to_string(formatters=tonnes_or_ha, float_format="{:.3f}".format))
     computed = report.computed

@@ -98,7 +98,12 @@ def write_site(cfg: RunConfig, reg: registry.Registry, regions: gpd.GeoDataFrame
         column = f"{emissions.spec.name}_tco2_per_yr"
         raster_emissions = emissions.table.set_index("pilot_id")[column]
     pilots = registry.join_stats(boundaries.area_table(regions), reg.stats_2010)
-    table = records.pilot_table(pilots, tables["forest"], tables["sinks"], tables["compensation"],
+    # TODO(shim): the pages still read net_sink_tco2_per_yr_* and net_sink_tco2_per_ha_land_yr_central
+    sinks = tables["sinks"].rename(columns={**{f"sink_tco2_per_yr_{b}": f"net_sink_tco2_per_yr_{b}"
+                                               for b in ("low", "central", "high")},
+                                            "sink_tco2_per_ha_land_yr_central": "net_sink_tco2_per_ha_land_yr_central"})
+    sinks = sinks[[c for c in sinks.columns if not c.startswith("tier1_net_sink")]]
+    table = records.pilot_table(pilots, tables["forest"], sinks, tables["compensation"],
                                 tables["targets_tracking"], raster_emissions)
     display = boundaries.load_pilot_boundaries(reg, display=True).set_index("pilot_id").loc[table.index]
     data = SiteData(table=table, targets=records.target_rows(tables["targets_tracking"], reg.indicators),

@@ -25,7 +25,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from atlas import __version__
+from atlas.carbon import headline
 from atlas.carbon.forest_area import forest_areas_by_type
 from atlas.carbon.sinks import CO2_PER_C
 from atlas.paths import geodata_dir, layers_dir
@@ -164,6 +164,7 @@ class _Graph:
         self.reg = registry.load_registry() if config.uses_registry else None
         self.id_column = "pilot_id" if config.uses_registry else config.id_column
         self.report = RunReport(config.out, config)
+        self.code = code_fingerprint()
 
     def run(self) -> RunReport:
         cfg = self.cfg
@@ -175,7 +176,9 @@ class _Graph:
         calibrate = official is not None and forest.spec.name == "igbp"
         provinces = self.province_zonal() if self.reg is not None and (cfg.provinces or calibrate) else None
         forest_frame, province_frame, forest_key = self.forest(regions, provinces, official, calibrate)
-        sink_frame, sinks_key = self.sinks(regions, forest_frame, forest_key, provinces)
+        province_sinks, province_key = (self.province_sinks(province_frame, provinces, forest_key, official)
+                                        if provinces is not None else (None, None))
+        sink_frame, sinks_key = self.sinks(regions, forest_frame, forest_key, provinces, province_sinks, province_key)
         ledger, ledger_key = self.ledger(sink_frame, sinks_key)
         tracked, targets_key = self.targets(regions, forest_frame, forest_key, regions_key)
 
@@ -195,15 +198,17 @@ class _Graph:
             tables["emissions_trajectories"] = trajectories[trajectories["pilot_id"].isin(regions["pilot_id"])]
         if cfg.provinces and provinces is not None:
             tables["forest_provinces"] = province_frame.reset_index()
-            tables["sinks_provinces"] = self.province_sinks(province_frame, provinces, forest_key)
+            tables["sinks_provinces"] = province_sinks.reset_index()
+            tables["validation_provinces"], tables["validation_mainland"] = self.validation(
+                province_frame, province_sinks, official)
         self.summarise(regions, forest_frame, tracked, province_frame if cfg.provinces else None)
         tables_key = content_key("tables", regions_key, sinks_key, ledger_key, targets_key, cfg.formats,
-                                 self.report.summary, __version__)
+                                 self.report.summary, self.code)
         self.cache.output_files("tables", tables_key, lambda: write_tables(
             cfg, self.reg, regions, self.id_column, tables, self.report.summary))
         if cfg.publish_site:
             site_key = content_key("site", tables_key, forest.key, self.layers.get("emissions", forest).key,
-                                   cfg.tiles, __version__, self.cache.fingerprint(_site_inputs()))
+                                   cfg.tiles, self.code, self.cache.fingerprint(_site_inputs()))
             self.cache.output_files("site", site_key, lambda: write_site(
                 cfg, self.reg, regions, tables, self.layers, self.report.summary,
                 [f.relative_to(cfg.out).as_posix() for f in self.cache.files]))
@@ -215,16 +220,16 @@ class _Graph:
         cfg = self.cfg
         if cfg.uses_registry:
             inputs = sorted(p for p in geodata_dir().iterdir() if p.suffix in (".csv", ".gpkg"))
-            key = content_key("regions", cfg.regions, self.cache.fingerprint(inputs), __version__)
+            key = content_key("regions", cfg.regions, self.cache.fingerprint(inputs), self.code)
             return self.cache.frame("regions", key, lambda: steps.select_regions(self.reg, cfg.regions)), key
         key = content_key("regions", cfg.regions_file.name, cfg.id_column, cfg.encoding,
-                          self.cache.fingerprint([cfg.regions_file]), __version__)
+                          self.cache.fingerprint([cfg.regions_file]), self.code)
         return self.cache.frame("regions", key, lambda: steps.user_regions(
             cfg.regions_file, cfg.id_column, cfg.encoding)), key
 
     def zonal(self, name: str, layer: _Layer, regions: gpd.GeoDataFrame, regions_key: str) -> None:
         layer.key = content_key("zonal", name, _layer_settings(layer.config),
-                                self.cache.fingerprint(layer.config.paths), regions_key, __version__)
+                                self.cache.fingerprint(layer.config.paths), regions_key, self.code)
         layer.table = self.cache.frame(f"zonal_{name}", layer.key, lambda: steps.zonal(
             regions, layer.readers, layer.spec, self.id_column, self.cfg.workers, self.compute.client(layer.config)))
 
@@ -240,7 +245,7 @@ class _Graph:
         if not calibrate:
             return frame, province_frame, forest.key
         stats = geodata_dir() / steps.OFFICIAL_FILE
-        key = content_key("forest_calibrated", forest.key, provinces[2], self.cache.fingerprint([stats]), __version__)
+        key = content_key("forest_calibrated", forest.key, provinces[2], self.cache.fingerprint([stats]), self.code)
         pair = {}
 
         def compute(which: int):
@@ -252,11 +257,12 @@ class _Graph:
         province_frame = self.cache.frame("forest_provinces", key, lambda: compute(1))
         return frame, province_frame, key
 
-    def sinks(self, regions, forest_frame: pd.DataFrame, forest_key: str, provinces) -> tuple[pd.DataFrame, str]:
+    def sinks(self, regions, forest_frame: pd.DataFrame, forest_key: str, provinces, province_sinks,
+              province_key) -> tuple[pd.DataFrame, str]:
         cfg, layers = self.cfg, self.layers
         loss = layers.get("loss")
         emissions = layers.get("emissions")
-        key = content_key("sinks", forest_key, loss and loss.key, emissions and emissions.key,
+        key = content_key("sinks", forest_key, province_key, loss and loss.key, emissions and emissions.key,
                           cfg.draws, cfg.seed, self.cache.fingerprint([cfg.factors] if cfg.factors else []),
                           self.cache.fingerprint(p for p in (geodata_dir() / "sink_factors.csv",
                                                              geodata_dir() / "climate_domains.csv",
@@ -283,11 +289,16 @@ class _Graph:
                 values, source = steps.emissions_for_offsets(self.reg, forest.config.year)
             else:
                 values, source = None, ""
+            inventory = None
+            if province_sinks is not None and "province_adcode" in regions:
+                inventory = headline.inventory_regions(
+                    province_sinks, province_sinks["forest_ha"], regions.set_index(self.id_column)["province_adcode"],
+                    forest_frame["forest_ha"])
             out = steps.sink_table(forest_frame, by_type, steps.climate_domains(regions, self.id_column,
                                                                                 cfg.uses_registry),
                                    steps.factor_library(cfg.factors), emissions=values, emissions_source=source,
-                                   forest_source=forest.label, loss_ha_per_yr=loss_per_yr, draws=cfg.draws,
-                                   seed=cfg.seed)
+                                   forest_source=forest.label, loss_ha_per_yr=loss_per_yr, inventory=inventory,
+                                   draws=cfg.draws, seed=cfg.seed)
             out["sink_year"] = pd.array([forest.config.year] * len(out), dtype="Int64")
             if self.reg is not None:
                 out["reported_emissions_2010_tco2_per_yr"] = steps.reported_emissions(self.reg).reindex(out.index)
@@ -315,7 +326,7 @@ class _Graph:
         layer = self.layers["forest"]
         year = layer.config.year
         inputs = [geodata_dir() / name for name in (steps.OFFICIAL_FILE, steps.EMISSIONS_SERIES_FILE, steps.GDP_FILE)]
-        key = content_key("targets", forest_key, regions_key, year, __version__,
+        key = content_key("targets", forest_key, regions_key, year, self.code,
                           self.cache.fingerprint(p for p in inputs if p.exists()))
         return self.cache.frame("targets", key, lambda: steps.track(
             self.reg, regions["pilot_id"], forest_frame, year, layer.label, steps.official_statistics())), key
@@ -328,29 +339,58 @@ class _Graph:
         outlines = boundaries.load_provinces()
         key = content_key("zonal", "forest_provinces", _layer_settings(forest.config),
                           self.cache.fingerprint(forest.config.paths),
-                          self.cache.fingerprint([geodata_dir() / "boundaries.gpkg"]), __version__)
+                          self.cache.fingerprint([geodata_dir() / "boundaries.gpkg"]), self.code)
         table = self.cache.frame("zonal_forest_provinces", key, lambda: steps.zonal(
             outlines, forest.readers, forest.spec, "adcode", self.cfg.workers, self.compute.client(forest.config)))
         return outlines, table, key
 
-    def province_sinks(self, province_frame: pd.DataFrame, provinces, forest_key: str) -> pd.DataFrame:
-        """Sinks per province-level unit, and the mainland total (into the summary)."""
+    def province_sinks(self, province_frame: pd.DataFrame, provinces, forest_key: str, official):
+        """Sinks per province-level unit (both estimates and the headline) and the mainland totals
+        (into the summary)."""
         cfg, forest = self.cfg, self.layers["forest"]
         outlines, table, _ = provinces
         by_type = steps.forest_by_type_for_sinks(province_frame, forest_areas_by_type(table, forest.spec, "adcode"))
         domains = steps.province_domains(outlines, self.reg)
+        inputs = [geodata_dir() / name for name in ("sink_factors.csv", steps.OFFICIAL_FILE,
+                                                    steps.INVENTORY_PARAMETERS_FILE)]
         key = content_key("sinks_provinces", forest_key, cfg.draws, cfg.seed,
-                          self.cache.fingerprint([geodata_dir() / "sink_factors.csv"]))
-        lib = steps.factor_library(cfg.factors)
-        names = outlines.set_index("adcode")["name_zh"]
-        per_province = self.cache.frame("sinks_provinces", key, lambda: steps.province_sinks(
-            by_type, domains, lib, names, cfg.draws, cfg.seed)[0].reset_index())
-        total = self.cache.frame("mainland_total", key, lambda: pd.DataFrame([steps.province_sinks(
-            by_type, domains, lib, names, cfg.draws, cfg.seed)[1]]))
-        self.report.summary["mainland_net_sink_tco2_per_yr"] = {k: round(float(v)) for k, v in total.iloc[0].items()}
-        self.report.summary["mainland_net_sink_pg_c_per_yr"] = {
-            k: round(float(v) / CO2_PER_C / 1e9, 4) for k, v in total.iloc[0].items()}  # 1 Pg = 1e9 t
-        return per_province
+                          self.cache.fingerprint(p for p in inputs if p.exists()))
+        lib, params = steps.factor_library(cfg.factors), steps.inventory_parameters()
+        result = {}
+
+        def compute(which: int) -> pd.DataFrame:
+            if not result:
+                frame, totals = steps.province_sinks(province_frame, by_type, domains, lib, official, params,
+                                                     cfg.draws, cfg.seed)
+                rows = [{"estimate": name, **values} for name, values in totals.items()]
+                result["pair"] = (frame.rename_axis("adcode"), pd.DataFrame(rows))
+            return result["pair"][which]
+        per_province = self.cache.frame("sinks_provinces", key, lambda: compute(0))
+        totals = self.cache.frame("mainland_totals", key, lambda: compute(1)).set_index("estimate")
+        self.report.summary["mainland_sink_tco2_per_yr"] = {
+            name: {b: round(float(row[b])) for b in ("low", "central", "high")} for name, row in totals.iterrows()}
+        self.report.summary["mainland_sink_pg_c_per_yr"] = {  # 1 Pg = 1e9 t
+            name: {b: round(float(row[b]) / CO2_PER_C / 1e9, 4) for b in ("low", "central", "high")}
+            for name, row in totals.iterrows()}
+        return per_province, key
+
+    def validation(self, province_frame, province_sinks, official) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The atlas' provincial and mainland figures beside official statistics and published
+        estimates (``geodata/validation_references.csv``)."""
+        from atlas.carbon.validation import mainland_validation, province_validation
+
+        nfi9 = province_frame.index.to_series().map(
+            lambda a: steps.official_by_region(official, "forest_area", "adcode", pd.Index([a]),
+                                               inventories_only=True).iloc[0]) * 1e4 if official is not None else None
+        if nfi9 is not None:
+            periods = steps.official_year_by_region(official, "forest_area", province_frame.index)
+            nfi9 = nfi9.where(periods.str.startswith("NFI9"))
+        per_province = province_validation(province_frame, province_sinks,
+                                           nfi9 if nfi9 is not None else pd.Series(dtype=float), province_sinks)
+        references = pd.read_csv(geodata_dir() / "validation_references.csv", encoding="utf-8")
+        totals = self.report.summary.get("mainland_sink_tco2_per_yr", {})
+        mainland = mainland_validation({k: v for k, v in totals.items() if k != "headline"}, references)
+        return per_province.reset_index(), mainland
 
     def evaluation(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The event study of designation and each pilot's comparison path (embedded CEADs series)."""
@@ -358,7 +398,7 @@ class _Graph:
         from atlas.carbon.trajectories import pilot_trajectories
 
         inputs = [geodata_dir() / "emissions_series_ceads.csv", geodata_dir() / "pilots.csv"]
-        key = content_key("evaluation", self.cache.fingerprint(inputs), __version__)
+        key = content_key("evaluation", self.cache.fingerprint(inputs), self.code)
         panel = {}
 
         def load():
@@ -382,11 +422,27 @@ class _Graph:
             summary["forest_mainland_km2"] = round(float(mainland["forest_ha"].sum()) / 100.0)
             if "raster_forest_ha" in mainland:
                 summary["forest_mainland_km2_raster"] = round(float(mainland["raster_forest_ha"].sum()) / 100.0)
+                summary["forest_area_method"] = ("raster pattern calibrated to the official provincial forest areas "
+                                                 "of the national forest inventories; official figures of pilots win")
         caveat = getattr(self.layers["forest"].spec, "caveat", None)
         if caveat:
             summary["forest_caveat"] = caveat
         if tracked is not None:
             summary["target_status_counts"] = {k: int(v) for k, v in tracked["status"].value_counts().items()}
+
+
+def code_fingerprint() -> str:
+    """A key of the package's own code: every step key includes it, so a run made by a changed
+    atlas recomputes instead of reusing artifacts the old code made."""
+    import hashlib
+
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")) + sorted(package.rglob("*.toml")):
+        if "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
 
 
 def _site_inputs() -> list[Path]:

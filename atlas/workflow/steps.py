@@ -14,7 +14,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from atlas.carbon import compensation, factors, sinks, targets
+from atlas.carbon import compensation, factors, targets
+from atlas.carbon.sink_tables import NOT_MAINLAND, province_sinks, sink_table  # noqa: F401 (re-exported)
 from atlas.carbon.forest_area import forest_areas_by_type, forest_table
 from atlas.errors import ConfigError
 from atlas.paths import geodata_dir
@@ -30,11 +31,10 @@ log = logging.getLogger(__name__)
 DEFAULT_FOREST = "mcd12c1_2019_igbp_china.tif"
 DEFAULT_FOREST_LABEL = "MODIS MCD12C1 2019 (embedded)"
 DEFAULT_FOREST_YEAR = 2019
-#: Province-level units outside the mainland, left out of "national" totals.
-NOT_MAINLAND = (710000, 810000, 820000)
 OFFICIAL_FILE = "official_forest_stats.csv"
 EMISSIONS_SERIES_FILE = "emissions_series_pilots.csv"
 GDP_FILE = "gdp_constant_prices.csv"
+INVENTORY_PARAMETERS_FILE = "cn_inventory_parameters.csv"
 CEADS_LABEL = "CEADs inventory (Shan et al. 2018, 2019, 2022), year-matched to the sink year"
 REPORTED_EMISSIONS_LABEL = "reported 2010 (seed Tables 1-2: per-capita × population)"
 
@@ -184,54 +184,22 @@ def factor_library(user_factors: Path | None = None) -> pd.DataFrame:
     return lib
 
 
-def sink_table(forest_frame: pd.DataFrame, by_type: pd.DataFrame, domains: pd.Series, lib: pd.DataFrame, *,
-               emissions: pd.Series | pd.DataFrame | None, emissions_source: str, forest_source: str,
-               loss_ha_per_yr: pd.Series | None = None, draws: int = sinks.DEFAULT_DRAWS,
-               seed: int = sinks.DEFAULT_SEED) -> pd.DataFrame:
-    """Sinks per region with names, per-ha figures, the offset ratio and the sources used.
-
-    Parameters
-    ----------
-    forest_frame : DataFrame
-        :func:`forest` (indexed by region id; gives names and land areas).
-    by_type : DataFrame
-        Forest area per forest type (ha), indexed by region id.
-    emissions : Series or DataFrame, optional
-        Region id → emissions (t CO2/yr) for the offset ratio; a frame may also give each
-        region's ``emissions_year`` and ``emissions_source``.
-    """
-    table = sinks.estimate_sinks(by_type, domains, lib, loss_ha=loss_ha_per_yr, draws=draws, seed=seed)
-    land = forest_frame["land_area_ha"].reindex(table.index)
-    table["land_area_ha"] = land
-    table["net_sink_tco2_per_ha_land_yr_central"] = table["net_sink_tco2_per_yr_central"] / land
-    if isinstance(emissions, pd.Series):
-        emissions = pd.DataFrame({"emissions_tco2_per_yr": emissions, "emissions_source": emissions_source})
-    if emissions is not None:
-        table["emissions_tco2_per_yr"] = emissions["emissions_tco2_per_yr"].reindex(table.index)
-        if "emissions_year" in emissions:
-            table["emissions_year"] = emissions["emissions_year"].reindex(table.index)
-        table["offset_ratio_central"] = table["net_sink_tco2_per_yr_central"] / table["emissions_tco2_per_yr"]
-        source = emissions["emissions_source"].reindex(table.index).fillna("")
-        table["emissions_source"] = np.where(table["emissions_tco2_per_yr"].notna(), source, "")
-    if "name_zh" in forest_frame:
-        table.insert(0, "name_zh", forest_frame["name_zh"].reindex(table.index))
-    table["forest_source"] = forest_source
-    return table
-
-
-def province_sinks(by_type: pd.DataFrame, domains: pd.Series, lib: pd.DataFrame, names: pd.Series,
-                   draws: int, seed: int) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Sinks per province and the mainland total (low / central / high, t CO2/yr)."""
-    table, net_draws = sinks.estimate_sinks(by_type, domains, lib, draws=draws, seed=seed, return_draws=True)
-    table.insert(0, "name_zh", names.reindex(table.index))
-    mainland = ~table.index.astype(int).isin(NOT_MAINLAND)
-    return table, sinks.summarise_total(table, net_draws, mainland)
+def inventory_parameters() -> pd.DataFrame | None:
+    """The bundled conversion parameters of China's inventory method, or None where absent."""
+    path = geodata_dir() / INVENTORY_PARAMETERS_FILE
+    return pd.read_csv(path, encoding="utf-8") if path.exists() else None
 
 
 def ledger(sink_frame: pd.DataFrame, scheme: str, price: float, rate: float, years: int,
            contribution_share: float, baseline: pd.Series | None) -> pd.DataFrame:
-    """The compensation ledger of the run's scheme (see :func:`atlas.carbon.compensation.ledger`)."""
-    out = compensation.ledger(sink_frame, scheme, price, rate, years, contribution_share, baseline)
+    """The compensation ledger of the run's scheme (see :func:`atlas.carbon.compensation.ledger`),
+    paying for the headline sink."""
+    # TODO(shim): compensation.ledger still reads net_sink_tco2_per_yr_<estimate>
+    headline_as_net = sink_frame.rename(columns={f"sink_tco2_per_yr_{b}": f"net_sink_tco2_per_yr_{b}"
+                                                 for b in ("low", "central", "high")})
+    out = compensation.ledger(headline_as_net[[c for c in headline_as_net.columns
+                                               if not c.startswith("tier1_net_sink")]], scheme, price, rate, years,
+                              contribution_share, baseline)
     out.index.name = sink_frame.index.name
     return out
 
@@ -275,6 +243,16 @@ def intensity_table() -> pd.DataFrame | None:
 
     gdp = pd.read_csv(gdp_path, dtype={"pilot_id": str}, encoding="utf-8")
     return intensity_series(series.dropna(subset=["emissions_tco2"]), gdp.dropna(subset=["gdp_real_100m_yuan_2005"]))
+
+
+def official_year_by_region(official: pd.DataFrame | None, indicator: str, ids: pd.Index) -> pd.Series:
+    """Province adcode → period and year of its latest national-inventory figure of ``indicator``."""
+    if official is None:
+        return pd.Series("", index=ids)
+    rows = official[(official["indicator"] == indicator) & (official["region_level"] == "province")
+                    & official["period"].astype(str).str.startswith("NFI")].sort_values("year")
+    last = rows.groupby("adcode").last()
+    return (last["period"].astype(str)).reindex(ids).fillna("")
 
 
 def official_by_region(official: pd.DataFrame | None, indicator: str, key: str, ids: pd.Index,
@@ -339,6 +317,7 @@ def calibrated_forest(pilot_forest: pd.DataFrame, pilot_zonal: pd.DataFrame, pro
             out.insert(out.columns.get_loc("forest_area_source") + 1, name, values)
         return out
 
+    prov_cal["official_period"] = official_year_by_region(official, "forest_area", prov_cal.index)
     pilots_out = finish(pilot_forest, best["forest_ha"], best["forest_area_source"].to_numpy(),
                         {"calibration_scale": reg_cal["scale"].reindex(ids).to_numpy()})
     prov_source = pd.Series(np.where(prov_cal["official_forest_ha"].notna(),
@@ -346,7 +325,9 @@ def calibrated_forest(pilot_forest: pd.DataFrame, pilot_zonal: pd.DataFrame, pro
                                      cal.SOURCE_CALIBRATED), index=prov_cal.index)
     provinces_out = finish(province_forest, prov_cal["calibrated_forest_ha"].reindex(province_forest.index),
                            prov_source.reindex(province_forest.index).to_numpy(),
-                           {"calibration_scale": prov_cal["scale"].reindex(province_forest.index).to_numpy()})
+                           {"calibration_scale": prov_cal["scale"].reindex(province_forest.index).to_numpy(),
+                            "official_forest_period": prov_cal["official_period"].reindex(
+                                province_forest.index).to_numpy()})
     fractions = pd.Series(prov_cal.attrs["fractions"])
     log.info("calibrated forest fractions per class: %s", fractions.round(3).to_dict())
     return pilots_out, provinces_out
