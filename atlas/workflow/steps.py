@@ -291,7 +291,7 @@ def calibrated_forest(pilot_forest: pd.DataFrame, pilot_zonal: pd.DataFrame, pro
     prov_classes = province_zonal.set_index("adcode")[classes].fillna(0.0)
     prov_official = official_by_region(official, "forest_area", "adcode", prov_classes.index,
                                        inventories_only=True) * 1e4  # 万公顷 → ha
-    region_classes = pilot_zonal.set_index(id_column)[classes].fillna(0.0)
+    region_classes = pilot_zonal.set_index(id_column).reindex(columns=classes).fillna(0.0)
     region_province = (regions.set_index(id_column)["province_adcode"] if "province_adcode" in regions
                        else pd.Series(0, index=region_classes.index))
     prov_cal, reg_cal = cal.calibrate(prov_classes, prov_official, region_classes, region_province)
