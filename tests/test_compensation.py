@@ -61,3 +61,74 @@ def test_annuity_factor_with_growth():
 def test_bad_parameters(kwargs, match):
     with pytest.raises(FactorError, match=match):
         pay_for_removals(pd.Series([1.0]), **kwargs)
+
+
+# ---------------------------------------------------------------- parameters, rates and the command
+
+from click.testing import CliRunner  # noqa: E402
+
+from atlas.carbon.compensation import PARAMETER_COLUMNS, check_rate, ledger  # noqa: E402
+from atlas.cli.compensate import compensate_cmd  # noqa: E402
+
+
+def _sinks() -> pd.DataFrame:
+    return pd.DataFrame({"pilot_id": ["A", "B"], "name_zh": ["甲", "乙"],
+                         "net_sink_tco2_per_yr_low": [500.0, -10.0], "net_sink_tco2_per_yr_central": [1000.0, 0.0],
+                         "net_sink_tco2_per_yr_high": [1500.0, 10.0],
+                         "emissions_tco2_per_yr": [200.0, 300.0]}).set_index("pilot_id")
+
+
+def test_ledger_carries_its_parameters():
+    out = ledger(_sinks(), "removals", price=100, rate=0.25, years=2, estimate="high", growth=0.25)
+    assert list(out.columns[-len(PARAMETER_COLUMNS):]) == list(PARAMETER_COLUMNS)
+    row = out.loc["A"]
+    assert (row["scheme"], row["estimate"], row["price_cny_per_tco2"], row["discount_rate"], row["years"],
+            row["price_growth"]) == ("removals", "high", 100.0, 0.25, 2, 0.25)
+    # high sink 1500 t × 100 = 150,000 CNY/yr; growth = discount → both years count fully: NPV 300,000
+    assert row["payment_cny_per_yr"] == 150_000 and row["payment_npv_cny"] == pytest.approx(300_000)
+
+
+@pytest.mark.parametrize("rate, hint", [(8, "did you mean 0.08?"), (12.5, "did you mean 0.125?"),
+                                        (-0.1, "between 0 and 1"), (250, "between 0 and 1")])
+def test_rates_are_fractions(rate, hint):
+    with pytest.raises(FactorError, match="Discount rate") as err:
+        check_rate(rate)
+    assert hint in str(err.value)
+    assert check_rate(0.08) == 0.08 and check_rate(0) == 0.0 and check_rate(1) == 1.0
+
+
+def test_unknown_estimate():
+    with pytest.raises(FactorError, match="estimate"):
+        ledger(_sinks(), estimate="median")
+
+
+@pytest.fixture
+def sink_files(tmp_path):
+    """The same sinks table as CSV, GeoPackage (with outlines, as `atlas build` writes it) and Parquet."""
+    import geopandas as gpd
+    from shapely.geometry import box
+    frame = _sinks().reset_index()
+    frame.to_csv(tmp_path / "sinks.csv", index=False)
+    spatial = gpd.GeoDataFrame(frame, geometry=[box(0, 0, 1, 1), box(1, 0, 2, 1)], crs="EPSG:4326")
+    spatial.to_file(tmp_path / "sinks.gpkg", layer="sinks", driver="GPKG")
+    spatial.to_parquet(tmp_path / "sinks.parquet")
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["sinks.csv", "sinks.gpkg", "sinks.parquet"])
+def test_compensate_reads_every_format_and_records_parameters(sink_files, name):
+    result = CliRunner().invoke(compensate_cmd, [str(sink_files / name), "--price", "50", "--rate", "0.1",
+                                                 "--years", "3", "--estimate", "low"])
+    assert result.exit_code == 0, result.output
+    out = pd.read_csv(__import__("io").StringIO(result.stdout))
+    # A: low sink 500 t × 50 CNY = 25,000 CNY/yr; B is a net source in the low estimate → 0
+    assert out.set_index("pilot_id")["payment_cny_per_yr"].to_dict() == {"A": 25_000.0, "B": 0.0}
+    assert (out["estimate"] == "low").all() and (out["discount_rate"] == 0.1).all()
+    assert (out["price_cny_per_tco2"] == 50).all() and (out["years"] == 3).all()
+    assert "low sink estimate" in result.stderr
+
+
+def test_compensate_rate_given_as_percent(sink_files):
+    result = CliRunner().invoke(compensate_cmd, [str(sink_files / "sinks.csv"), "--rate", "8"])
+    assert result.exit_code == 2
+    assert "did you mean 0.08?" in result.output

@@ -32,7 +32,7 @@ from atlas.regions import boundaries, registry
 from atlas import fetch
 from atlas.cli import cli
 from atlas.errors import FetchError
-from atlas.rasters import detect_product, open_layer
+from atlas.rasters import detect_product, edgar, hansen, odiac, open_layer, worldcover
 
 HANSEN = "GFC-2024-v1.12"
 HANSEN_TC = f"earthenginepartners-hansen/{HANSEN}/Hansen_{HANSEN}_treecover2000_30N_110E.tif"
@@ -273,8 +273,8 @@ def test_tiles_follow_the_shape_not_its_bounding_box():
     assert sorted(fetch.hansen_tiles([band])) == ["30N_100E", "40N_100E", "40N_110E"]
     # a square that only shares edges with its neighbours selects exactly one tile
     assert fetch.hansen_tiles([shapely.box(110, 20, 120, 30)]) == ["30N_110E"]
-    assert fetch.hansen_tile_label(0, -180) == "00N_180W" and fetch.hansen_tile_label(-10, 20) == "10S_020E"
-    assert fetch.worldcover_tile_label(-39, -72) == "S39W072"
+    assert hansen.tile_label(0, -180) == "00N_180W" and hansen.tile_label(-10, 20) == "10S_020E"
+    assert worldcover.tile_label(-39, -72) == "S39W072"
 
 
 def test_official_urls():
@@ -489,3 +489,24 @@ def test_zonal_hint_stacks_twelve_odiac_months(tmp_path):
     vrt = tmp_path / "2022" / "odiac2023_1km_excl_intl_2022.vrt"
     assert lines[1].startswith(f"gdalbuildvrt -separate {vrt} ") and lines[1].count(".tif") == 12
     assert lines[2] == f"atlas zonal {vrt} --province '广东'" and detect_product(vrt) == "odiac"
+
+
+def test_planned_names_are_the_names_the_adapters_recognise():
+    # One pattern per product (atlas.rasters.<product>) names the files fetch asks for and is what
+    # the adapters and detect_product recognise.
+    sz = [shapely.box(113.8, 22.4, 114.6, 22.8)]
+    for rf in fetch.hansen_files(sz, layers=list(fetch.HANSEN_LAYERS)):
+        meta = hansen.parse_name(rf.name)
+        assert meta is not None and (meta["top"], meta["left"]) == (30, 110) and meta["layer"] in rf.name
+        assert detect_product(rf.name) == "hansen"
+    for release in worldcover.RELEASES:
+        assert all(detect_product(rf.name) == "worldcover" for rf in fetch.worldcover_files(sz, release))
+    for release in edgar.RELEASES:
+        (rf,) = fetch.edgar_files(None, release)
+        assert edgar.is_edgar(rf.name) and edgar.NAME.search(rf.name)["year"] == str(edgar.RELEASES[release][3])
+    assert detect_product("v8.0_FT2022_GHG_CO2_2022_TOTALS_emi.nc") == "edgar"  # the member of the zip
+    months = fetch.odiac_files(2022, [1, 12])
+    assert [odiac.parse_name(rf.name) for rf in months] == [{"release": "2023", "year": 2022, "month": 1},
+                                                            {"release": "2023", "year": 2022, "month": 12}]
+    assert all(detect_product(rf.name[:-3]) == "odiac" for rf in months)
+    assert {fetch.HOSTS[p] for p in fetch.PRODUCTS} == {hansen.HOST, worldcover.HOST, edgar.HOST, odiac.HOST}

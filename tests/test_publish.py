@@ -338,3 +338,91 @@ def test_min_value_leaves_low_values_unclassified(tmp_path):
     spec = layer(tmp_path, classification={"scheme": "fixed", "breaks": [30, 100], "min_value": 10})
     # 5 is below the minimum (not drawn), 10 and 30 fall in the first class, 60 in the second
     assert classify([5, 10, 30, 60], spec).index.tolist() == [-1, 0, 0, 1]
+
+
+# ---------------------------------------------------------------- reader-facing text, charts, inset
+
+from atlas.publish import pages as page_mod  # noqa: E402
+from atlas.publish.fields import FIELDS, fmt_money_cny, fmt_percent  # noqa: E402
+from atlas.publish.maps import nested_ids  # noqa: E402
+
+
+@pytest.mark.parametrize("value, text", [
+    (4.81e8, "4.81 亿元 (CNY 481 M)"),          # 481,000,000 yuan = 4.81 × 10⁸
+    (1.77e7, "1,770 万元 (CNY 17.7 M)"),        # was "1.77e+03 万元"
+    (9500.0, "9,500 元 (CNY 9.50 k)"),
+])
+def test_money_is_written_for_readers(value, text):
+    assert fmt_money_cny(value) == text
+
+
+def test_ratios_are_percent():
+    assert fmt_percent(0.000403) == "0.0403 %"                 # was "0.000403"
+    assert FIELDS["offset_ratio_central"].text(0.140571) == "14.1 %"
+
+
+def test_targets_chart_one_scale_per_unit():
+    targets = pd.DataFrame({
+        "indicator_zh": ["甲", "乙", "丙"], "indicator_en": ["a", "b", "c"], "target_year": [2020.0] * 3,
+        "value_low": [15.0, 56.0, 3.0], "value_high": [15.0, 56.0, 3.0], "unit": ["%", "%", "t"],
+        "measured_value": [np.nan, 28.0, np.nan], "declared_text": ["15 %", "56 %", "3 t"],
+        "measured_text": ["—", "28.0 % (2019)", "—"], "status": ["not measurable", "not met", "pending"]})
+    chart = page_mod.target_chart(targets)
+    percent, tonnes = chart["groups"]
+    assert [g["unit"] for g in chart["groups"]] == ["%", "t"]
+    plot = chart["plot_w"]
+    # one % scale up to 56: 15 % is 15/56 of the plot, 56 % all of it, the measured 28 % half of it
+    assert percent["rows"][0]["declared_w"] == pytest.approx(plot * 15 / 56)
+    assert percent["rows"][1]["declared_w"] == pytest.approx(plot)
+    assert percent["rows"][1]["measured_w"] == pytest.approx(plot / 2)
+    assert tonnes["rows"][0]["declared_w"] == pytest.approx(plot)     # its own unit, its own scale
+    assert percent["rows"][0]["measured_w"] is None
+
+
+def test_nested_pilots_are_found():
+    frame = gpd.GeoDataFrame({"pilot_id": ["prov", "city", "away"], "level": ["province", "prefecture", "prefecture"]},
+                             geometry=[box(0, 0, 10, 10), box(2, 2, 3, 3), box(20, 20, 21, 21)], crs="EPSG:4326")
+    assert nested_ids(frame) == {"city"}
+
+
+def test_pages_speak_without_internal_names(tiny_site_data, tmp_path):
+    tiny_site_data.review_number = "GS(2024)1234号 <b>"
+    publish_site(tiny_site_data, tmp_path)
+    for page in ["index.html", "national.html", "batch-1.html", "pilots/P1-01.html"]:
+        text = (tmp_path / page).read_text(encoding="utf-8")
+        assert "seed" not in text.lower(), page
+        assert "审图号 Map review No.: GS(2024)1234号 &lt;b&gt;" in text, page       # escaped, on every page
+    national = (tmp_path / "national.html").read_text(encoding="utf-8")
+    assert 'data-inset="south-china-sea"' in national and "atlas-inset-line" in national
+    pilot = (tmp_path / "pilots" / "P1-01.html").read_text(encoding="utf-8")
+    assert 'data-inset="south-china-sea"' not in pilot
+    for name in ("price", "rate", "years", "growth"):
+        assert f'data-param="{name}"' in pilot
+    assert 'data-output="payment-central"' in pilot and "NCSC 2013" in pilot
+    assert "net_sink_tco2" not in pilot.split('id="atlas-map-data"')[0]   # no raw column names in the text
+
+
+def test_compensation_panel_values_match_the_ledger(tiny_site_data):
+    """The values a pilot page first shows are atlas.carbon.compensation's."""
+    from atlas.carbon.compensation import ledger
+    from atlas.publish import panel
+    params = {"price": 100.0, "rate": 0.05, "years": 3, "growth": 0.02}
+    table = tiny_site_data.table
+    data = panel.compensation_data(table.loc["P1-01"], panel.pools(table), params)
+    rows = {r["estimate"]: r for r in panel.compensation_rows(data)}
+    for estimate in ("low", "central", "high"):
+        want = ledger(table, "removals", 100.0, 0.05, 3, estimate=estimate, growth=0.02).loc["P1-01"]
+        assert rows[estimate]["annual"] == pytest.approx(want["payment_cny_per_yr"])
+        assert rows[estimate]["npv"] == pytest.approx(want["payment_npv_cny"])
+    balance = panel.compensation_rows(dict(data, defaults=dict(data["defaults"], scheme="balance")))
+    known = table[table["emissions_tco2_per_yr"].notna()]
+    want = ledger(known, "balance", 100.0, 0.05, 3, estimate="central", growth=0.02).loc["P1-01"]
+    assert balance[1]["annual"] == pytest.approx(want["transfer_cny_per_yr"])
+
+
+def test_templates_autoescape():
+    html_text = page_mod.render("_parts.html.j2")  # imports fine
+    env = page_mod.environment()
+    assert env.autoescape is True and html_text.strip() == ""
+    out = env.from_string("{{ x }}").render(x="<script>{{ 7*7 }}</script>")
+    assert out == "&lt;script&gt;{{ 7*7 }}&lt;/script&gt;"

@@ -90,7 +90,7 @@ def test_select_filters(reg):
     assert len(select_pilots(reg.pilots, year=2012, level="province")) == 3  # 北京, 上海, 海南
     with pytest.raises(RegistryError, match="Unknown batch"):
         select_pilots(reg.pilots, batch=4)
-    with pytest.raises(RegistryError, match="Unknown province"):
+    with pytest.raises(RegistryError, match="not a province-level unit"):
         select_pilots(reg.pilots, province="Atlantis")
 
 

@@ -1,42 +1,102 @@
-"""``atlas compensate``: compensation ledgers from a sinks table."""
+"""``atlas compensate``: compensation ledgers from a sinks table (CSV, GeoPackage or Parquet)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 import pandas as pd
 
 from atlas.carbon import compensation as comp
-from atlas.errors import ConfigError
 from atlas.cli.options import emit
+from atlas.errors import AtlasError, ConfigError, FactorError, RasterReadError
+
+
+class FractionType(click.ParamType):
+    """A rate given as a fraction; ``8`` is refused with "did you mean 0.08?"."""
+
+    name = "fraction"
+
+    def __init__(self, label: str, option: str, growth: bool = False):
+        self.label, self.option, self.growth = label, option, growth
+
+    def convert(self, value, param, ctx):
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number (give a fraction such as 0.08 for 8 %)", param, ctx)
+        try:
+            return comp.check_growth(number) if self.growth else comp.check_rate(number, self.label, self.option)
+        except FactorError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def read_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
+    """A table written by `atlas sinks` / `atlas build` (.csv, .gpkg, .parquet), indexed by its id column.
+
+    Geometry, where the file has one, is dropped: ledgers are tables.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            frame = pd.read_csv(path, encoding="utf-8")
+        elif suffix == ".gpkg":
+            import pyogrio
+            frame = pyogrio.read_dataframe(path, read_geometry=False)
+        elif suffix in (".parquet", ".geoparquet"):
+            frame = pd.read_parquet(path)
+        else:
+            raise ConfigError(f"{path.name} has the extension {suffix!r}", "a .csv, .gpkg or .parquet sinks table",
+                              "pass the table written by `atlas sinks` or `atlas build` (OUT/data/sinks_*.csv)")
+    except AtlasError:
+        raise
+    except Exception as exc:  # the readers' own errors differ per format; say which file failed
+        raise RasterReadError(f"Cannot read {path}: {exc}", "a readable sinks table") from exc
+    frame = frame.drop(columns=[c for c in ("geometry", "geom") if c in frame.columns])
+    candidates = [id_column] if id_column else ["pilot_id", "region_id", "adcode", "id"]
+    found = next((c for c in candidates if c in frame.columns), None)
+    if found is None:
+        raise ConfigError(f"{path.name} has none of the id columns {candidates}", "a region id column",
+                          "pass --id-column NAME")
+    return frame.set_index(found)
 
 
 @click.command("compensate")
-@click.argument("sinks_csv", type=click.Path(exists=True, dir_okay=False))
-@click.option("--scheme", type=click.Choice(["removals", "balance", "baseline"]), default="removals",
+@click.argument("sinks_table", type=click.Path(exists=True, dir_okay=False))
+@click.option("--scheme", type=click.Choice(list(comp.SCHEMES)), default="removals",
               show_default=True, help="removals: pay for net sinks; balance: deficit regions pay surplus "
               "regions; baseline: pay only sink above a baseline.")
-@click.option("--price", type=float, default=comp.DEFAULT_PRICE_CNY_PER_TCO2, show_default=True,
+@click.option("--price", type=click.FloatRange(min=0), default=comp.DEFAULT_PRICE_CNY_PER_TCO2, show_default=True,
               help="CNY per t CO2 (default: China national ETS 2024 average, ICAP).")
-@click.option("--rate", type=float, default=comp.DEFAULT_DISCOUNT_RATE, show_default=True,
-              help="Discount rate for the NPV (0.08 = 8 %).")
-@click.option("--years", type=int, default=comp.DEFAULT_YEARS, show_default=True, help="Years of payments.")
-@click.option("--contribution-share", type=float, default=1.0, show_default=True,
+@click.option("--rate", type=FractionType("Discount rate", "--rate"), default=comp.DEFAULT_DISCOUNT_RATE,
+              show_default=True, help="Discount rate for the NPV, a fraction: 0.08 = 8 %.")
+@click.option("--growth", type=FractionType("Price growth", "--growth", growth=True), default=0.0,
+              show_default=True, help="Annual growth of the carbon price, a fraction: 0.02 = 2 %/yr.")
+@click.option("--years", type=click.IntRange(min=1), default=comp.DEFAULT_YEARS, show_default=True,
+              help="Years of payments.")
+@click.option("--contribution-share", type=click.FloatRange(0, 1), default=1.0, show_default=True,
               help="balance: share of each deficit tonne charged.")
-@click.option("--baseline", "baseline_csv", type=click.Path(exists=True, dir_okay=False),
+@click.option("--baseline", "baseline_table", type=click.Path(exists=True, dir_okay=False),
               help="baseline: a sinks table of the baseline year.")
-@click.option("--estimate", type=click.Choice(["low", "central", "high"]), default="central", show_default=True,
-              help="Which sink estimate to pay for.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help=".csv or .gpkg (default: stdout CSV).")
+@click.option("--estimate", type=click.Choice(list(comp.ESTIMATES)), default="central", show_default=True,
+              help="Which sink estimate to pay for (low / high: 2.5 / 97.5 % of the Monte Carlo).")
+@click.option("--id-column", help="Region id column of the table (default: pilot_id, region_id, adcode or id).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help=".csv, .gpkg or .parquet "
+              "(default: CSV on stdout). The ledger carries its parameters as columns.")
 @click.option("--overwrite", is_flag=True)
-def compensate_cmd(sinks_csv, scheme, price, rate, years, contribution_share, baseline_csv, estimate, output,
-                   overwrite):
-    """Compensation ledger per region from SINKS_CSV (the output of `atlas sinks`)."""
-    table = pd.read_csv(sinks_csv, encoding="utf-8").set_index("pilot_id")
-    if scheme == "baseline" and not baseline_csv:
+def compensate_cmd(sinks_table, scheme, price, rate, growth, years, contribution_share, baseline_table, estimate,
+                   id_column, output, overwrite):
+    """Compensation ledger per region from SINKS_TABLE (the output of `atlas sinks` or `atlas build`:
+    .csv, .gpkg or .parquet)."""
+    table = read_table(sinks_table, id_column)
+    if scheme == "baseline" and not baseline_table:
         raise ConfigError("The baseline scheme needs --baseline", "a sinks table of the baseline year")
-    base = (pd.read_csv(baseline_csv, encoding="utf-8").set_index("pilot_id")[f"net_sink_tco2_per_yr_{estimate}"]
-            if baseline_csv else None)
-    ledger = comp.ledger(table, scheme, price, rate, years, contribution_share, base, estimate).reset_index()
-    total = ledger.filter(like="_cny_per_yr").sum().to_dict()
-    click.echo(f"scheme {scheme}: price {price} CNY/t CO2, {years} years at {rate:.1%}; totals {total}", err=True)
+    base = (read_table(baseline_table, id_column)[f"sink_tco2_per_yr_{estimate}"] if baseline_table else None)
+    ledger = comp.ledger(table, scheme, price, rate, years, contribution_share, base, estimate, growth)
+    ledger.index.name = table.index.name
+    ledger = ledger.reset_index()
+    totals = "; ".join(f"{c} {v:,.0f}" for c, v in ledger.filter(like="_cny").sum().items())
+    click.echo(f"scheme {scheme}, {estimate} sink estimate: price {price:g} CNY/t CO2 growing {growth:.1%}/yr, "
+               f"{years} years discounted at {rate:.1%}; totals (CNY) {totals}", err=True)
     emit(ledger, output, overwrite)

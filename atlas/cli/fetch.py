@@ -7,13 +7,20 @@ from pathlib import Path
 
 import click
 
-from atlas.regions import boundaries, registry
 from atlas import fetch
 from atlas.cli.options import region_filters, select_from_options
+from atlas.rasters import edgar, hansen, odiac, worldcover
+from atlas.regions import boundaries, registry
 
 log = logging.getLogger(__name__)
 
 TILED = ("hansen", "worldcover")
+_RELEASES_HELP = (f"Release: Hansen {hansen.DEFAULT_RELEASE} (default), GFC-2023-v1.11…; WorldCover "
+                  + " or ".join(f"{r} ({y} map{', default' if r == worldcover.DEFAULT_RELEASE else ''})"
+                                for r, y in reversed(worldcover.RELEASES.items()))
+                  + "; EDGAR " + " or ".join(f"{r}{' (default)' if r == edgar.DEFAULT_RELEASE else ''}"
+                                              for r in edgar.RELEASES)
+                  + f"; ODIAC {odiac.DEFAULT_RELEASE} (default), {int(odiac.DEFAULT_RELEASE) + 1}….")
 
 
 def _region_args(batches, levels, province, year, ids) -> list[str]:
@@ -73,9 +80,7 @@ def _echo_result(product: str, fetched: list[fetch.FetchedFile], region_args: li
 @region_filters
 @click.option("--layer", "layers", type=click.Choice(fetch.HANSEN_LAYERS), multiple=True,
               help="Hansen layer (default treecover2000). Repeat for several.")
-@click.option("--version", "release",
-              help="Release: Hansen GFC-2024-v1.12 (default), GFC-2023-v1.11…; WorldCover v200 (2021 map, default) "
-                   "or v100 (2020); EDGAR v8.0 (default) or 2024; ODIAC 2023 (default), 2024….")
+@click.option("--version", "release", help=_RELEASES_HELP)
 @click.option("--data-year", type=int, help="EDGAR / ODIAC: year of the emissions (default: the release's last).")
 @click.option("--month", "months", type=click.IntRange(1, 12), multiple=True,
               help="ODIAC month 1-12 (default: all twelve). Repeat for several.")

@@ -24,9 +24,10 @@ def _missing(value: object) -> bool:
 
 
 def fmt_number(value: float, digits: int = 3) -> str:
-    """``1234567`` → ``1,234,567``; ``0.01234`` → ``0.0123`` (``digits`` significant digits)."""
-    if value == 0:
-        return "0"
+    """``1234567`` → ``1,234,567``; ``0.01234`` → ``0.0123``; ``4.8123`` → ``4.81``
+    (``digits`` significant digits, whole numbers kept whole)."""
+    if value == 0 or not math.isfinite(value):
+        return "0" if value == 0 else str(value)
     magnitude = math.floor(math.log10(abs(value)))
     decimals = max(0, digits - 1 - magnitude)
     return f"{value:,.{decimals}f}"
@@ -48,14 +49,38 @@ def fmt_mass_t(value: float) -> str:
     return text
 
 
-def fmt_money_cny(value: float) -> str:
-    """Yuan in 亿元 / 万元 with the English figure: ``3.33 亿元 (CNY 333 M)``."""
+def fmt_money_zh(value: float, digits: int = 3) -> str:
+    """Yuan in 亿元 / 万元 / 元 with ``digits`` significant digits and thousands separators:
+    ``4.81 亿元``, ``1,770 万元``, ``950 元``. ``assets/atlas.js`` (``AtlasFormat.money``) writes
+    the same text in the browser."""
     size = abs(value)
     if size >= 1e8:
-        return f"{value / 1e8:,.3g} 亿元 (CNY {fmt_number(value / 1e6)} M)"
+        return f"{fmt_number(value / 1e8, digits)} 亿元"
     if size >= 1e4:
-        return f"{value / 1e4:,.3g} 万元 (CNY {fmt_number(value / 1e3)} k)"
-    return f"{fmt_number(value)} 元 (CNY)"
+        return f"{fmt_number(value / 1e4, digits)} 万元"
+    return f"{fmt_number(value, digits)} 元"
+
+
+def fmt_money_en(value: float, digits: int = 3) -> str:
+    """The English figure: ``CNY 481 M``, ``CNY 17.7 M``, ``CNY 9.5 k``."""
+    size = abs(value)
+    if size >= 1e9:
+        return f"CNY {fmt_number(value / 1e9, digits)} bn"
+    if size >= 1e6:
+        return f"CNY {fmt_number(value / 1e6, digits)} M"
+    if size >= 1e3:
+        return f"CNY {fmt_number(value / 1e3, digits)} k"
+    return f"CNY {fmt_number(value, digits)}"
+
+
+def fmt_money_cny(value: float) -> str:
+    """Yuan in 亿元 / 万元 with the English figure: ``4.81 亿元 (CNY 481 M)``."""
+    return f"{fmt_money_zh(value)} ({fmt_money_en(value)})"
+
+
+def fmt_percent(value: float, digits: int = 3) -> str:
+    """A fraction as percent with ``digits`` significant digits: 0.000403 → ``0.0403 %``, 0.272 → ``27.2 %``."""
+    return f"{fmt_number(value * 100, digits)} %"
 
 
 def _short_mass_t(value: float) -> str:
@@ -71,13 +96,14 @@ FORMATTERS: dict[str, Callable[[float], str]] = {
     "integer": lambda v: f"{int(round(v)):,d}",
     "mass_t": fmt_mass_t,
     "money_cny": fmt_money_cny,
-    "share": lambda v: f"{v * 100:.1f} %",           # a fraction 0-1 shown as percent
+    "share": fmt_percent,                              # a fraction 0-1 shown as percent
     "percent": lambda v: f"{fmt_number(v)} %",        # already in percent
-    "ratio": lambda v: f"{v:.3g}",
+    "ratio": lambda v: fmt_number(v),
     "text": str,
 }
 #: Compact forms for legends, where the unit is in the legend title.
-SHORT_FORMATTERS: dict[str, Callable[[float], str]] = {"mass_t": _short_mass_t, "money_cny": _short_money}
+SHORT_FORMATTERS: dict[str, Callable[[float], str]] = {"mass_t": _short_mass_t, "money_cny": _short_money,
+                                                       "share": lambda v: fmt_number(v * 100)}
 
 
 @dataclass(frozen=True)
@@ -140,8 +166,9 @@ FIELDS: dict[str, Field] = {
     "co2_per_capita_t": Field("2010 年人均 CO₂ 排放（报告值）", "CO₂ per capita 2010 (reported)", "number",
                               "t CO₂/人 per person"),
     "land_area_km2": Field("陆地面积", "Land area", "integer", "km²"),
-    "forest_ha": Field("森林面积（MODIS 2019）", "Forest area (MODIS 2019)", "number", "ha"),
-    "forest_share_of_land": Field("森林占陆地比例（MODIS 2019）", "Forest share of land (MODIS 2019)", "share"),
+    "forest_ha": Field("森林面积", "Forest area", "number", "ha"),
+    "forest_area_source": Field("森林面积来源", "Forest area from", "text"),
+    "forest_share_of_land": Field("森林占陆地比例", "Forest share of land", "share"),
     "net_sink_tco2_per_yr_low": Field("净碳汇 低值 (2.5 %)", "Net sink, low (2.5 %)", "mass_t", _CO2_YR),
     "net_sink_tco2_per_yr_central": Field("净碳汇 中值", "Net sink, central", "mass_t", _CO2_YR),
     "net_sink_tco2_per_yr_high": Field("净碳汇 高值 (97.5 %)", "Net sink, high (97.5 %)", "mass_t", _CO2_YR),
@@ -150,13 +177,14 @@ FIELDS: dict[str, Field] = {
     "emissions_tco2_per_yr": Field("排放量（抵消比所用）", "Emissions (used in the offset ratio)", "mass_t", _CO2_YR),
     "emissions_source": Field("排放来源", "Emissions source", "text"),
     "raster_emissions_tco2_per_yr": Field("排放量（栅格）", "Emissions (raster)", "mass_t", _CO2_YR),
-    "offset_ratio_central": Field("抵消比（净碳汇 / 排放）", "Offset ratio (net sink / emissions)", "ratio"),
+    "offset_ratio_central": Field("抵消比（净碳汇 / 排放）", "Offset ratio (net sink / emissions)", "share"),
     "balance_tco2_per_yr": Field("碳汇减排放", "Net sink minus emissions", "mass_t", _CO2_YR),
     "payment_cny_per_yr": Field("碳汇补偿（按清除量付费）", "Pay-for-removals", "money_cny", "/yr"),
     "transfer_cny_per_yr": Field("净平衡转移支付", "Net-balance transfer", "money_cny", "/yr"),
     "target_status": Field("目标状态", "Target status", "text"),
     "target_summary": Field("可测目标", "Measurable targets", "text"),
     "climate_domain": Field("气候带", "Climate domain", "text"),
+    "sink_method": Field("页面所用碳汇方法", "Sink method used on this page", "text"),
 }
 
 LEVELS = {"province": "省 province", "prefecture": "市 prefecture", "county": "县/区 county"}

@@ -266,17 +266,14 @@ def _bins(values: np.ndarray, layer: LayerDef, k: int) -> np.ndarray:
     distinct = np.unique(values)
     k = max(1, min(k, distinct.size))
     if layer.scheme == "fixed":
-        return mapclassify.UserDefined(values, list(layer.breaks)).bins
+        return mapclassify.classify(values, "user_defined", bins=list(layer.breaks)).bins
     if k == 1:
         return np.array([distinct.max()])
+    # natural breaks are Fisher–Jenks (exact, deterministic), not mapclassify's k-means NaturalBreaks
+    scheme = {"quantiles": "quantiles", "natural_breaks": "fisher_jenks"}.get(layer.scheme, "equal_interval")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # mapclassify warns when classes collapse; we label what is left
-        if layer.scheme == "quantiles":
-            bins = mapclassify.Quantiles(values, k=k).bins
-        elif layer.scheme == "natural_breaks":
-            bins = mapclassify.FisherJenks(values, k=k).bins
-        else:
-            bins = mapclassify.EqualInterval(values, k=k).bins
+        bins = mapclassify.classify(values, scheme, k=k).bins
     return np.unique(bins)
 
 

@@ -1,31 +1,29 @@
-"""Folium maps of the pilots, self-contained: no script, style or font from another host.
+"""The data of the pilots' Leaflet maps, self-contained: no script, style or font from another host.
 
-A page embeds its data once (outlines and per-pilot facts, :func:`page_payload`); each
-choropleth layer of ``layers/*.toml`` restyles the same outlines in the browser, so ten
-layers cost little more than one. Raster layers are PNG images in Web Mercator
+A page embeds its data once as JSON (outlines and per-pilot facts, :func:`page_payload`);
+the page script (``assets/atlas.js``) builds the Leaflet map from it: each choropleth
+layer of ``layers/*.toml`` restyles the same outlines in the browser, so ten layers cost
+little more than one. Raster layers are PNG images in Web Mercator
 (:mod:`atlas.publish.overlays`). Basemap tiles are off unless a provider is chosen;
 providers in GCJ-02 (AMap/高德) get every vector and raster layer shifted into GCJ-02 so
 nothing is drawn misaligned.
 
-:func:`build_map` returns the :class:`folium.Map`; writing it is the caller's business.
+The page HTML around the map comes from the Jinja templates (:mod:`atlas.publish.pages`);
+the map itself is plain Leaflet driven by :func:`map_config` (no folium: its element tree
+parsed data as templates and needed workarounds reading private attributes).
 """
 
 from __future__ import annotations
 
-import html
 import json
 import logging
 from dataclasses import dataclass
 from importlib import resources
 
-import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from branca.element import Element, MacroElement
-from folium.elements import ElementAddToElement
-from folium.template import Template
 
 from atlas.regions import datum as datum_mod
 from atlas.errors import SiteError
@@ -81,129 +79,40 @@ def asset_text(name: str) -> str:
     return resources.files("atlas.publish").joinpath("assets", name).read_text(encoding="utf-8")
 
 
-def inline_assets() -> str:
-    """``<style>``/``<script>`` elements holding Leaflet and the atlas page code."""
-    scripts = [asset_text("leaflet.js"), asset_text("atlas.js")]
-    for text in scripts:
+def inline_assets(names: tuple[str, ...] = ("leaflet.js", "atlas.js")) -> list[str]:
+    """Texts of the page scripts to inline, checked to be inlinable (no ``</script``)."""
+    scripts = [asset_text(name) for name in names]
+    for name, text in zip(names, scripts):
         if "</script" in text.lower():
-            raise SiteError("A vendored script contains '</script'", "scripts that can be inlined",
-                            "re-run scripts/vendor_assets.py")
-    return ("<style>" + asset_text("leaflet.css") + "</style>\n<style>" + asset_text("atlas.css") + "</style>\n"
-            + "".join(f"<script>{text}</script>\n" for text in scripts))
+            raise SiteError(f"The asset {name} contains '</script'", "scripts that can be inlined",
+                            "re-run scripts/vendor_assets.py, or escape the text in the asset")
+    return scripts
 
 
-class RawHTML(Element):
-    """Text put into a page as it is. Unlike ``branca.element.Element(text)``, the text is
-    not parsed as a Jinja template, so ``{{ … }}`` in data or in a library stays inert."""
+def nested_ids(outlines: gpd.GeoDataFrame, id_column: str = "pilot_id") -> set[str]:
+    """Pilots of ``outlines`` that lie inside a province-level pilot of the same frame.
 
-    def __init__(self, text: str):
-        super().__init__()
-        self.text = text
-
-    def render(self, **kwargs) -> str:
-        return self.text
-
-
-def render_inert(element: MacroElement, **kwargs) -> None:
-    """Render a MacroElement like branca does, but put its macro output into the page
-    with :class:`RawHTML`. branca wraps that output in ``Element(...)``, which compiles it
-    as a template a second time: data such as ``{{ 7*7 }}`` in a payload would run."""
-    figure = element.get_root()
-    module = element._template.module.__dict__
-    for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
-        macro = module.get(part)
-        if macro is not None:
-            target.add_child(RawHTML(macro(element, kwargs)), name=element.get_name())
-    for child in element._children.values():
-        child.render(**kwargs)
-
-
-def control_name(text: str) -> str:
-    """A layer-control label: Leaflet inserts it as HTML and folium re-reads it as a template,
-    so escape both ``<&>`` and braces."""
-    return html.escape(text).replace("{", "&#123;").replace("}", "&#125;")
-
-
-class _InertMacro(MacroElement):
-    def render(self, **kwargs):
-        render_inert(self, **kwargs)
-
-
-class _InertLayer(folium.map.Layer):
-    def render(self, **kwargs):
-        if self.show:
-            self.add_child(ElementAddToElement(element_name=self.get_name(),
-                                               element_parent_name=self._parent.get_name()),
-                           name=self.get_name() + "_add")
-        render_inert(self, **kwargs)
-
-
-class AtlasMap(folium.Map):
-    """A :class:`folium.Map` that inlines Leaflet instead of linking CDNs (jQuery,
-    Bootstrap and Font Awesome are not used at all)."""
-
-    default_js: list = []
-    default_css: list = []
-
-    def render(self, **kwargs):
-        self.get_root().header.add_child(RawHTML(inline_assets()), name="atlas_assets", index=0)
-        super().render(**kwargs)
-
-
-class _Script(_InertMacro):
-    """A script line bound to the map (names are filled in at render time)."""
-
-    _template = Template("{% macro script(this, kwargs) %}{{ this.code() }}{% endmacro %}")
-
-    def __init__(self, code):
-        super().__init__()
-        self.code = code
-
-
-class PagePayload(_InertMacro):
-    """Creates the page object ``AtlasPage.create(map, payload)`` once per map."""
-
-    _template = Template("""{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = AtlasPage.create({{ this._parent.get_name() }}, {{ this.payload_json }});
-{% endmacro %}""")
-
-    def __init__(self, payload: dict):
-        super().__init__()
-        self._name = "atlas_page"
-        self.payload_json = script_json(payload)
-
-
-class ThematicLayer(_InertLayer):
-    """A choropleth: the page's outlines styled by one layer spec, in the layer control."""
-
-    _template = Template("""{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = {{ this.page.get_name() }}.thematicLayer({{ this.spec_json }});
-{% endmacro %}""")
-
-    def __init__(self, page: PagePayload, spec: dict, name: str, show: bool):
-        # choropleths are exclusive (radio buttons): one colouring of the outlines at a time
-        super().__init__(name=control_name(name), overlay=False, control=True, show=show)
-        self._name = "atlas_layer"
-        self.page = page
-        self.spec_json = script_json(spec)
-
-
-class ContextLayer(_InertLayer):
-    """Province outlines under the pilots, not in the layer control."""
-
-    _template = Template("""{% macro script(this, kwargs) %}
-var {{ this.get_name() }} = {{ this.page.get_name() }}.contextLayer();
-{% endmacro %}""")
-
-    def __init__(self, page: PagePayload):
-        super().__init__(name="context", overlay=True, control=False, show=True)
-        self._name = "atlas_context"
-        self.page = page
+    A pilot city inside a pilot province is drawn as an outline over the province's fill,
+    so that no two translucent fills blend into a colour the legend does not have.
+    """
+    if "level" not in outlines.columns:
+        return set()
+    provinces = outlines[outlines["level"] == "province"]
+    others = outlines[outlines["level"] != "province"]
+    if provinces.empty or others.empty:
+        return set()
+    points = shapely.point_on_surface(others.geometry.values)
+    union = shapely.union_all(provinces.geometry.values)
+    shapely.prepare(union)
+    inside = shapely.contains(union, points)
+    return set(others[id_column].astype(str)[inside])
 
 
 def prepare_outlines(frame: gpd.GeoDataFrame, id_column: str, tolerance: float = 0.0,
-                     page_datum: str = "wgs84") -> dict:
+                     page_datum: str = "wgs84", nested: set[str] | None = None) -> dict:
     """GeoJSON FeatureCollection of ``frame``'s outlines for a page, largest first.
+
+    Features whose id is in ``nested`` carry ``"nested": true`` (drawn as outlines).
 
     Outlines are simplified as a coverage per ``level`` (shared borders stay shared),
     shifted to GCJ-02 for GCJ-02 basemaps, and snapped to a 1e-4° grid to keep pages
@@ -225,8 +134,12 @@ def prepare_outlines(frame: gpd.GeoDataFrame, id_column: str, tolerance: float =
     keep = shapely.is_empty(snapped)
     snapped[keep] = geoms[keep]
     order = np.argsort(-shapely.area(snapped), kind="stable")
-    features = [{"type": "Feature", "properties": {"id": str(frame[id_column].iloc[i])},
-                 "geometry": shapely.geometry.mapping(snapped[i])} for i in order]
+    nested = nested or set()
+    features = []
+    for i in order:
+        key = str(frame[id_column].iloc[i])
+        props = {"id": key, "nested": True} if key in nested else {"id": key}
+        features.append({"type": "Feature", "properties": props, "geometry": shapely.geometry.mapping(snapped[i])})
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -260,7 +173,7 @@ def usable_layers(table: pd.DataFrame, layers: list[LayerDef]) -> tuple[list[Lay
         if layer.kind != "choropleth":
             continue
         if layer.column not in table.columns or table[layer.column].isna().all():
-            notes.append(f"{layer.title}: 本次构建无此数据 not in this build ({layer.column})")
+            notes.append(f"{layer.title}: 本次构建无此数据 not in this build")
             log.info("layer %s left out: no data in column %s", layer.id, layer.column)
             continue
         kept.append(layer)
@@ -300,9 +213,11 @@ def overlay_spec(overlay: Overlay) -> dict:
             "nodata": {"label": "", "colour": "#ffffff", "shown": False}}
 
 
-def build_map(payload: dict, specs: list[dict], overlays: list[Overlay], bounds: tuple[float, float, float, float],
-              tiles: str = "none", height: str = "100%", collapsed: bool = False) -> AtlasMap:
-    """Assemble the folium map of one page.
+
+
+def map_config(payload: dict, specs: list[dict], overlays: list[Overlay], bounds: tuple[float, float, float, float],
+               tiles: str = "none", small: bool = False) -> dict:
+    """Everything ``AtlasPage.mount`` (assets/atlas.js) needs to build one page's map.
 
     Parameters
     ----------
@@ -314,37 +229,18 @@ def build_map(payload: dict, specs: list[dict], overlays: list[Overlay], bounds:
         (west, south, east, north) to fit the view to, in the page's datum.
     tiles
         A key of :data:`TILE_PROVIDERS`; "none" draws vectors only and requests nothing.
-    height
-        CSS height of the map.
-    collapsed
-        Fold the layer control into an icon (small maps).
+    small
+        A small map (pilot pages): the layer control starts folded.
     """
     provider = tile_provider(tiles)
     west, south, east, north = bounds
-    fmap = AtlasMap(location=[(south + north) / 2, (west + east) / 2], tiles=None, zoom_start=4,
-                    control_scale=True, prefer_canvas=False, height=height, min_zoom=2, zoom_snap=0.25)
-    if provider is not None:  # a checkbox under the vectors; the reader can switch it off
-        folium.TileLayer(tiles=provider.url, attr=provider.attribution, name=control_name(
-            f"底图 Basemap: {provider.name_zh} {provider.name_en}"), subdomains=provider.subdomains,
-            max_zoom=provider.max_zoom, overlay=True, control=True, show=True).add_to(fmap)
-    page = PagePayload(payload)
-    page.add_to(fmap)
-    if payload.get("context"):
-        ContextLayer(page).add_to(fmap)
     shown = next((i for i, spec in enumerate(specs) if spec["show"]), 0)
-    for i, spec in enumerate(specs):
-        ThematicLayer(page, spec, spec["title"], i == shown).add_to(fmap)
-    for overlay in overlays:
-        w, s, e, n = overlay.bounds
-        image = folium.raster_layers.ImageOverlay(image=overlay.data_uri, bounds=[[s, w], [n, e]],
-                                                  opacity=overlay.layer.opacity, name=control_name(overlay.layer.title),
-                                                  overlay=True, control=True, show=overlay.layer.show,
-                                                  interactive=False, zindex=350)
-        image.add_to(fmap)
-        spec_json = script_json(overlay_spec(overlay))
-        _Script(lambda image=image, spec_json=spec_json:
-                f"{page.get_name()}.registerLegend({image.get_name()}, {spec_json});").add_to(fmap)
-    folium.LayerControl(collapsed=collapsed, position="topright").add_to(fmap)
-    _Script(lambda: f"{page.get_name()}.finish();").add_to(fmap)
-    fmap.fit_bounds([[south, west], [north, east]])
-    return fmap
+    thematic = [dict(spec, show=i == shown) for i, spec in enumerate(specs)]
+    images = [{"url": o.data_uri, "bounds": [[o.bounds[1], o.bounds[0]], [o.bounds[3], o.bounds[2]]],
+               "opacity": o.layer.opacity, "show": o.layer.show, "legend": overlay_spec(o)} for o in overlays]
+    basemap = None
+    if provider is not None:
+        basemap = {"url": provider.url, "attribution": provider.attribution, "subdomains": provider.subdomains,
+                   "max_zoom": provider.max_zoom, "title": f"底图 Basemap: {provider.name_zh} {provider.name_en}"}
+    return dict(payload, bounds=[[south, west], [north, east]], thematic=thematic, overlays=images,
+                basemap=basemap, small=small)

@@ -21,7 +21,7 @@ def target_status(tracked: pd.DataFrame, pilot_ids: pd.Index) -> pd.DataFrame:
     """Per pilot: ``target_status`` (met / partly met / not met / not measurable /
     no targets) and ``target_summary`` (e.g. ``1 of 2 met``).
 
-    Status-value rows of the seed tables (2010 baselines) are not targets and are ignored.
+    Status-value rows of the report's tables (2010 baselines) are not targets and are ignored.
     """
     real = tracked[tracked["status"] != "baseline (not a target)"]
     rows = []
@@ -38,6 +38,20 @@ def target_status(tracked: pd.DataFrame, pilot_ids: pd.Index) -> pd.DataFrame:
             summary = f"{met} / {len(judged)} 项已达成 met ({len(mine)} declared)"
         rows.append((pid, status, summary))
     return pd.DataFrame(rows, columns=["pilot_id", "target_status", "target_summary"]).set_index("pilot_id")
+
+
+#: Per-method sink columns of a build (``<prefix>net_sink_tco2_per_yr_<estimate>``).
+METHOD_PREFIXES = ("tier1_", "inventory_")
+
+
+def chosen_sink_columns(sinks: pd.DataFrame) -> pd.DataFrame:
+    """The sink the build chose (``sink_tco2_per_yr_*``, by ``sink_method``) under the names the pages
+    use (``net_sink_tco2_per_yr_*``); tables that already use those names are returned as they are."""
+    if "net_sink_tco2_per_yr_central" in sinks or "sink_tco2_per_yr_central" not in sinks:
+        return sinks
+    names = {f"sink_tco2_per_yr_{e}": f"net_sink_tco2_per_yr_{e}" for e in ("low", "central", "high")}
+    names["sink_tco2_per_ha_land_yr_central"] = "net_sink_tco2_per_ha_land_yr_central"
+    return sinks.rename(columns=names)
 
 
 def pilot_table(pilots: pd.DataFrame, forest: pd.DataFrame, sinks: pd.DataFrame, ledger: pd.DataFrame,
@@ -59,12 +73,14 @@ def pilot_table(pilots: pd.DataFrame, forest: pd.DataFrame, sinks: pd.DataFrame,
     def by_id(frame: pd.DataFrame) -> pd.DataFrame:
         return frame.set_index("pilot_id") if "pilot_id" in frame.columns else frame
 
+    sinks = chosen_sink_columns(by_id(sinks))
     table = by_id(pilots).copy()
-    forest_cols = ["forest_ha", "forest_share_of_land"]
+    forest_cols = [c for c in ("forest_ha", "forest_share_of_land", "forest_area_source") if c in by_id(forest)]
     table = table.join(by_id(forest)[forest_cols])
-    sink_cols = [c for c in by_id(sinks).columns
-                 if c.startswith("net_sink") or c in ("climate_domain", "emissions_tco2_per_yr", "emissions_source",
-                                                     "offset_ratio_central")]
+    sink_cols = [c for c in sinks.columns
+                 if c.startswith(METHOD_PREFIXES + ("net_sink",)) or c in (
+                     "climate_domain", "emissions_tco2_per_yr", "emissions_source", "offset_ratio_central",
+                     "sink_method", "inventory_period")]
     table = table.join(by_id(sinks)[sink_cols])
     ledger_cols = [c for c in ("balance_tco2_per_yr", "payment_cny_per_yr", "transfer_cny_per_yr") if c in ledger]
     table = table.join(by_id(ledger)[ledger_cols])
@@ -110,6 +126,14 @@ def target_rows(tracked: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame
     measured = rows["measured_value"].astype(float)
     year = pd.to_numeric(rows["measured_year"], errors="coerce").astype("Int64").astype(str)
     rows["measured_text"] = np.where(measured.notna(), measured.map(lambda v: f"{v:.1f} %") + " (" + year + ")", "—")
+    if "remote_sensing_value" in rows:
+        remote = pd.to_numeric(rows["remote_sensing_value"], errors="coerce")
+        ryear = pd.to_numeric(rows.get("remote_sensing_year"), errors="coerce")
+        rows["remote_sensing_text"] = [
+            "" if pd.isna(v) else f"{v:.1f} %" + (f" ({int(y)})" if pd.notna(y) and y > 0 else "")
+            for v, y in zip(remote, ryear if ryear is not None else [np.nan] * len(rows))]
+    else:
+        rows["remote_sensing_text"] = ""
     return rows
 
 
@@ -119,11 +143,11 @@ def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 
     facts += _rows(record, ["level_label", "province_zh", "document", "land_area_km2"])
     sections = [["基本信息 Facts", facts]]
     stats = _rows(record, ["population_10k", "gdp_100m_yuan", "co2_per_capita_t"])
-    sections.append(["2010 年统计（报告表 1–2） 2010 statistics (seed Tables 1–2)", stats])
+    sections.append(["2010 年统计（NCSC 2013 报告表 1–2） 2010 statistics (NCSC 2013 report, Tables 1–2)", stats])
     sink = [["净碳汇 低/中/高 Net sink low/central/high", sink_range_text(record)]]
     sink += _rows(record, ["forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "climate_domain",
                            "emissions_tco2_per_yr", "emissions_source", "offset_ratio_central", "payment_cny_per_yr"])
-    sections.append(["森林碳汇（IPCC Tier 1） Forest sink (IPCC Tier 1)", sink])
+    sections.append(["森林碳汇（IPCC 第一层级） Forest sink (IPCC Tier 1)", sink])
     mine = targets[targets["pilot_id"] == record.name]
     if not mine.empty:
         rows = [[f"{t.indicator_zh} ({t.target_year:g})" if pd.notna(t.target_year) else t.indicator_zh,
@@ -132,5 +156,5 @@ def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 
         if len(mine) > max_targets:
             more = len(mine) - max_targets
             rows.append(["…", f"另 {more} 项见试点页面 {more} more on the pilot page"])
-        sections.append(["目标（报告表 3–16） Targets (seed Tables 3–16)", rows])
+        sections.append(["目标（NCSC 2013 报告表 3–16） Targets (NCSC 2013 report, Tables 3–16)", rows])
     return sections

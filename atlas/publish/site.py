@@ -19,14 +19,15 @@ import pandas as pd
 import shapely
 
 from atlas._io import write_text_atomic
-from atlas.regions.datum import wgs84_to_gcj02, wgs84_to_gcj02_geometry
 from atlas.errors import SiteError
-from atlas.rasters.layer import BlockReader, LayerSpec
 from atlas.publish import pages
 from atlas.publish.layers import LayerDef, load_layers
-from atlas.publish.maps import RawHTML, asset_text, build_map, page_payload, prepare_outlines, tile_provider, usable_layers
+from atlas.publish.maps import map_config, nested_ids, page_payload, prepare_outlines, tile_provider, usable_layers
 from atlas.publish.overlays import Overlay, render_overlay
-from atlas.publish.records import BATCH_LABELS, popup_sections
+from atlas.publish.pilot_page import pilot_context
+from atlas.publish.records import BATCH_LABELS, popup_sections, sink_range_text
+from atlas.rasters.layer import BlockReader, LayerSpec
+from atlas.regions.datum import wgs84_to_gcj02, wgs84_to_gcj02_geometry
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,24 @@ class SiteData:
         Data files of the build, relative to the site folder.
     notes : list of str
         Caveats shown on every page.
+    review_number : str
+        The map's review number (审图号, ``[site].review_number``), printed on every page;
+        empty when the maps have none.
+    credits : list of str
+        Lines added to the data credits of every page (e.g. a user's own rasters).
+    compensation : dict
+        The build's compensation parameters, the panel's starting values: ``price``
+        (CNY/t CO2), ``rate`` and ``growth`` (fractions), ``years``, ``scheme``, ``estimate``,
+        ``contribution_share``. Missing keys take :data:`atlas.publish.panel.DEFAULT_PARAMETERS`.
+    factors : DataFrame, optional
+        The sink factor table the build used (:func:`atlas.carbon.factors.read_factors`);
+        listed per pilot with sources. Default: the bundled table.
+    sink_methods : DataFrame, optional
+        Sinks by method, long form: ``pilot_id``, ``method`` and
+        ``net_sink_tco2_per_yr_low`` / ``_central`` / ``_high`` (e.g. ``sinks_pilots.csv`` with
+        its ``method`` column). Default: the table's IPCC Tier 1 columns.
+    inset : bool
+        Draw the South China Sea islands inset on national and batch maps (default True).
     """
 
     table: pd.DataFrame
@@ -93,29 +112,12 @@ class SiteData:
     summary: dict = field(default_factory=dict)
     downloads: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-
-
-def stable_ids(root) -> None:
-    """Number folium's elements in tree order instead of its random ids, so the same data
-    always gives the same bytes (reproducible, resumable runs)."""
-    counter = 0
-
-    def visit(element) -> None:
-        nonlocal counter
-        for child in list(element._children.values()):
-            child._id = f"{counter:08x}"
-            counter += 1
-            visit(child)
-    visit(root)
-
-
-def _finish_html(rendered: str, extra_body: str = "") -> str:
-    """Set the document language and append ``extra_body`` at the end of ``<body>``."""
-    rendered = rendered.replace("<html>", '<html lang="zh-CN">', 1)
-    if extra_body:
-        head, sep, tail = rendered.rpartition("</body>")
-        rendered = head + extra_body + sep + tail
-    return rendered
+    review_number: str = ""
+    credits: list[str] = field(default_factory=list)
+    compensation: dict = field(default_factory=dict)
+    factors: pd.DataFrame | None = None
+    sink_methods: pd.DataFrame | None = None
+    inset: bool = True
 
 
 def _write_page(path: Path, text: str) -> Path:
@@ -166,6 +168,8 @@ class _Shared:
     datum: str = "wgs84"
     contexts: dict[str, dict] = field(default_factory=dict)
     provinces_clip: object = None
+    inset: str = ""
+    factors: pd.DataFrame | None = None
 
     def __post_init__(self) -> None:
         self.provider = tile_provider(self.tiles)
@@ -174,6 +178,14 @@ class _Shared:
         self.contexts = {kind: prepare_outlines(provinces, "adcode", max(TOLERANCE[kind], 0.005), self.datum)
                          for kind in ("national", "batch")}
         self.provinces_clip = self.to_page(shapely.union_all(self.data.provinces.geometry.values))
+        if self.data.inset:
+            from atlas.publish.inset import inset_svg
+            self.inset = inset_svg(self.data.provinces)
+        if self.data.factors is not None:
+            self.factors = self.data.factors
+        else:
+            from atlas.carbon.factors import read_factors
+            self.factors = read_factors()
 
     def to_page(self, geom):
         """A WGS84 geometry in the page's datum."""
@@ -187,17 +199,22 @@ class _Shared:
 
 
 def map_page(shared: _Shared, ids: list[str], kind: str, title: str, links: list[tuple[str, str]],
-             page_prefix: str, extra_body: str = "") -> str:
+             page_prefix: str, pilot: dict | None = None) -> str:
     """HTML of one map page showing the pilots ``ids`` (``kind``: national, batch or pilot)."""
     data = shared.data
     table = data.table.loc[ids]
     outlines = data.outlines.set_index("pilot_id").loc[ids].reset_index()
-    features = prepare_outlines(outlines, "pilot_id", TOLERANCE[kind], shared.datum)
+    nested = nested_ids(outlines) if kind != "pilot" else set()
+    features = prepare_outlines(outlines, "pilot_id", TOLERANCE[kind], shared.datum, nested)
     chosen, notes = usable_layers(table, shared.layers)
     if kind == "pilot":  # one outline: classes say nothing, the forest raster inside it does
         chosen = chosen[:1]
     popups = {pid: popup_sections(table.loc[pid], data.targets) for pid in ids}
     payload, specs = page_payload(table, features, shared.contexts.get(kind), chosen, popups, page_prefix)
+    for spec in specs:
+        spec["fills_note"] = "栅格图层显示时，填色改为轮廓 Fills become outlines while a raster layer is shown"
+        if nested:
+            spec["nested_note"] = "试点省内的试点城市：轮廓颜色同图例 Pilots inside a pilot province: outline in the legend colour"
     if kind == "pilot":
         for entry in payload["pilots"].values():
             entry["page"] = ""  # no link to the page the reader is on
@@ -207,19 +224,53 @@ def map_page(shared: _Shared, ids: list[str], kind: str, title: str, links: list
     clip = shared.to_page(outlines.geometry.iloc[0]) if kind == "pilot" else shared.provinces_clip
     overlays = _overlays(data, shared.layers, box, shared.datum, OVERLAY_SIDE[kind], notes, clip,
                          show=kind == "pilot")
-    height = "430px" if kind == "pilot" else "100%"
-    fmap = build_map(payload, specs, overlays, box, tiles=shared.tiles, height=height, collapsed=kind == "pilot")
-    figure = fmap.get_root()
-    stable_ids(figure)
-    figure.title = pages.esc(title)
     if shared.datum == "gcj02":
         notes.append(f"底图 {shared.provider.name_en}: 所有图层已转换为 GCJ-02 every layer shifted to GCJ-02")
-    figure.html.add_child(RawHTML(pages.nav_bar(title, links, data.notes + notes)), name="atlas_bar", index=0)
-    if kind != "pilot":
-        figure.header.add_child(RawHTML("<style>body{display:flex;flex-direction:column;height:100vh;}"
-                                        ".folium-map{flex:1 1 auto;height:auto!important;}</style>"),
-                                name="atlas_layout")
-    return _finish_html(figure.render(), extra_body)
+    config = map_config(payload, specs, overlays, box, tiles=shared.tiles, small=kind == "pilot")
+    config["labels"] = dict(config["labels"], layers="图层 Layers")
+    scripts = ("leaflet.js", "atlas.js")
+    context = dict(pages.assets(scripts), title=title, links=links, notes=data.notes + notes,
+                   height="430px" if kind == "pilot" else "100%", map_json=pages.json_block(config),
+                   inset=pages.Markup(shared.inset) if kind != "pilot" and shared.inset else "",
+                   review_number=data.review_number, credits_extra=data.credits, pilot=pilot,
+                   body_class=f"atlas-map-page atlas-{kind}")
+    if pilot is not None:
+        from atlas.publish.panel import PARAMETER_SOURCES, SCHEME_LABELS
+        context.update(compensation_js=pages.Markup(pages.inline_assets(("compensation.js",))[0]),
+                       scheme_labels=SCHEME_LABELS, parameter_sources=PARAMETER_SOURCES,
+                       estimate_labels={"low": "低 Low (2.5 %)", "central": "中 Central", "high": "高 High (97.5 %)"})
+    return pages.render("map_page.html.j2", **context)
+
+
+def index_page(data: SiteData, maps: list[tuple[str, str]]) -> str:
+    """HTML of ``index.html``: headline figures, links to the maps, the pilot list, sources."""
+    summary, table = data.summary, data.table
+    per_batch = summary.get("pilots_per_batch", {})
+    cards = [("试点 Pilots", f"{summary.get('pilots_total', len(table))}",
+              " · ".join(f"{BATCH_LABELS[int(b)].split(' ')[0]} {n}" for b, n in sorted(per_batch.items())))]
+    sink = summary.get("mainland_net_sink_pg_c_per_yr")
+    if sink:
+        cards.append(("大陆森林净碳汇 Mainland forest net sink", f"{sink['central']:.3f} Pg C/yr",
+                      f"{sink['low']:.3f}–{sink['high']:.3f} (95 %)"))
+    forest = summary.get("forest_mainland_km2", summary.get("forest_mainland_km2_modis2019"))
+    if forest:
+        cards.append(("大陆森林面积 Mainland forest (MODIS 2019)", f"{forest:,} km²", "多数类，偏低 majority class, low"))
+    rows = []
+    for pid, r in table.iterrows():
+        rows.append({"search": " ".join(str(r.get(k, "")) for k in ("name_zh", "name_en", "pinyin")).lower(),
+                     "href": f"pilots/{pid}.html", "name_zh": r["name_zh"], "name_en": r["name_en"],
+                     "batch": int(r["batch"]), "level": str(r.get("level_label", "")),
+                     "province": str(r.get("province_zh", "")), "sink": sink_range_text(r),
+                     "share": field_text(r.get("forest_share_of_land"), "forest_share_of_land"),
+                     "status": str(r.get("target_status", ""))})
+    return pages.render("index.html.j2", **pages.assets(("atlas.js",)), title="低碳试点地区碳图集 Pilot-Region Carbon Atlas",
+                        body_class="atlas-index", cards=cards, maps=maps, rows=rows, downloads=data.downloads,
+                        notes=data.notes, review_number=data.review_number, credits_extra=data.credits)
+
+
+def field_text(value, column: str) -> str:
+    from atlas.publish.fields import field
+    return "—" if value is None or pd.isna(value) else field(column).text(value)
 
 
 def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | None = None, tiles: str = "none",
@@ -262,13 +313,11 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
         record = data.table.loc[pid]
         mine = data.targets[data.targets["pilot_id"] == pid]
         title = f"{record['name_zh']} {record['name_en']} · {BATCH_LABELS[int(record['batch'])]}"
-        html_text = map_page(shared, [pid], "pilot", title, up, "", extra_body=pages.pilot_body(record, mine))
+        pilot = pilot_context(record, mine, data, shared.factors)
+        html_text = map_page(shared, [pid], "pilot", title, up, "", pilot=pilot)
         done(_write_page(out / "pilots" / f"{pid}.html", html_text))
     maps = [("national.html", "全国地图 National map")] + \
         [(f"batch-{b}.html", f"{BATCH_LABELS[b]} 地图 map") for b in batches]
-    index = pages.document("低碳试点地区碳图集 Pilot-Region Carbon Atlas",
-                           pages.index_body(data.table, data.summary, maps, data.downloads, data.notes),
-                           head_extra=f"<style>{asset_text('atlas.css')}</style>\n<script>{asset_text('atlas.js')}</script>\n")
-    done(_write_page(out / "index.html", index))
+    done(_write_page(out / "index.html", index_page(data, maps)))
     return written
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from atlas.errors import RegistryError
 from atlas.paths import geodata_dir
+from atlas.regions.names import resolve_pilots, resolve_province
 
 log = logging.getLogger(__name__)
 
@@ -211,31 +212,13 @@ def load_registry(folder: str | Path | None = None) -> Registry:
     return Registry(pilots, stats, targets, indicators, programmes, crosscheck, folder)
 
 
-def _province_code(pilots: pd.DataFrame, province: str | int) -> int:
-    """Resolve a province given as adcode, Chinese name (with or without suffix) or English name."""
-    text = str(province).strip()
-    if text.isdigit():
-        code = int(text)
-        return code if code >= 10000 else code * 10000
-    names = pilots[["province_adcode", "province_zh"]].drop_duplicates()
-    hit = names[names["province_zh"].str.startswith(text)]
-    if hit.empty:
-        provs = pilots[pilots["level"] == "province"]
-        hit_en = provs[provs["name_en"].str.lower() == text.lower()]
-        if not hit_en.empty:
-            return int(hit_en["adcode"].iloc[0])
-        raise RegistryError(f"Unknown province {province!r}", "a province adcode, Chinese or English name",
-                            "run `atlas regions --level province` to see the names")
-    return int(hit["province_adcode"].iloc[0])
-
-
 def select_pilots(
     pilots: pd.DataFrame,
     batch: int | list[int] | None = None,
     level: str | list[str] | None = None,
     province: str | int | None = None,
     year: int | None = None,
-    ids: list[str] | None = None,
+    ids: str | list[str] | None = None,
 ) -> pd.DataFrame:
     """Filter the pilot table; every criterion given must hold.
 
@@ -248,17 +231,20 @@ def select_pilots(
     level : str or list of str, optional
         ``province``, ``prefecture`` or ``county``.
     province : str or int, optional
-        Parent province as adcode (``440000`` or ``44``), Chinese name (``广东`` or
-        ``广东省``) or English name; a province-level pilot belongs to itself.
+        Parent province, any of the 34 province-level units: adcode (``440000`` or ``44``),
+        Chinese name (``广东`` or ``广东省``), English (``Guangdong``, ``Inner Mongolia``,
+        ``Tibet``) or pinyin (see :func:`atlas.regions.names.resolve_province`); a
+        province-level pilot belongs to itself. A province without pilots selects none.
     year : int, optional
         Year of designation (2010, 2012, 2017).
     ids : list of str, optional
-        Explicit pilot ids.
+        Pilots by id (``P3-16``) or by Chinese, English or pinyin name (``三明``, ``Sanming``,
+        ``sanming``); see :func:`atlas.regions.names.resolve_pilots`.
 
     Raises
     ------
     RegistryError
-        An unknown batch, level or province.
+        An unknown batch, level, year or province, or a pilot name that fits no pilot or several.
     """
     mask = pd.Series(True, index=pilots.index)
     if batch is not None:
@@ -275,17 +261,13 @@ def select_pilots(
             raise RegistryError(f"Unknown level {unknown}", f"one of {list(LEVELS)}")
         mask &= pilots["level"].isin(levels)
     if province is not None:
-        mask &= pilots["province_adcode"] == _province_code(pilots, province)
+        mask &= pilots["province_adcode"] == resolve_province(province)
     if year is not None:
         if int(year) not in BATCH_YEARS.values():
             raise RegistryError(f"No pilot batch in year {year}", f"one of {sorted(BATCH_YEARS.values())}")
         mask &= pilots["year"] == int(year)
     if ids is not None:
-        unknown = sorted(set(ids) - set(pilots["pilot_id"]))
-        if unknown:
-            raise RegistryError(f"Unknown pilot ids {unknown}", "ids from pilots.csv",
-                                "run `atlas regions` to list them")
-        mask &= pilots["pilot_id"].isin(list(ids))
+        mask &= pilots["pilot_id"].isin(resolve_pilots(pilots, [ids] if isinstance(ids, str) else ids))
     return pilots[mask]
 
 

@@ -38,6 +38,8 @@ are relative to the configuration file; ``~`` and ``${VARIABLES}`` are expanded.
     rate = 0.08
     years = 10
     contribution_share = 1.0
+    growth = 0.0                        # annual growth of the carbon price in the NPV
+    estimate = "central"                # which sink estimate is paid for: low | central | high
     baseline = "sinks_2010.csv"         # baseline scheme only: a sinks table of the baseline year
 
     [outputs]
@@ -113,6 +115,8 @@ class RunConfig:
     rate: float = comp.DEFAULT_DISCOUNT_RATE
     years: int = comp.DEFAULT_YEARS
     contribution_share: float = 1.0
+    growth: float = 0.0
+    estimate: str = "central"
     baseline: Path | None = None
     formats: tuple[str, ...] = ("csv",)
     provinces: bool = False
@@ -226,7 +230,8 @@ def parse_config(text: str, path: Path) -> RunConfig:
         inventory=_resolve(path, ("sinks", "inventory"), sinks.inventory), inventory_columns=sinks.inventory_columns,
         inventory_encoding=sinks.inventory_encoding, inventory_layer=sinks.inventory_layer,
         scheme=money.scheme, price=float(money.price), rate=float(money.rate), years=money.years,
-        contribution_share=float(money.contribution_share), baseline=baseline,
+        contribution_share=float(money.contribution_share), growth=float(money.growth), estimate=money.estimate,
+        baseline=baseline,
         formats=tuple(dict.fromkeys(doc.outputs.formats)), provinces=doc.outputs.provinces,
         publish_site=doc.site.publish, tiles=doc.site.tiles, review_number=doc.site.review_number,
         workers=doc.compute.workers, scheduler=doc.compute.scheduler, cluster_workers=doc.compute.cluster_workers)

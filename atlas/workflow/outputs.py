@@ -21,12 +21,16 @@ from atlas.publish import records
 from atlas.publish.site import RasterLayer, SiteData, publish_site
 from atlas.regions import boundaries, registry
 from atlas.workflow.config import RunConfig
+from atlas.workflow.steps import factor_library
 
 log = logging.getLogger(__name__)
 
 DATA_DIR = "data"
-SINKS_NOTE = ("碳汇为 IPCC Tier 1 增量-损失法，无损失图层时为总清除量 Sinks: IPCC Tier 1 gain-loss; without a loss "
-              "layer they are gross removals.")
+SINKS_NOTE = ("碳汇首选中国省级清单方法（森林蓄积量变化，净汇）；无此数据时为 IPCC Tier 1 增量-损失法，无损失图层时仅为总清除量。 "
+              "Sinks: China's provincial inventory method (change of growing stock, a net sink) where its inputs "
+              "exist; otherwise IPCC Tier 1 gain-loss, which without a loss layer gives gross removals only.")
+CALIBRATION_NOTE = ("森林面积：栅格分布按各省森林资源清查面积校准，试点自有官方数据优先。 Forest area: the raster's pattern "
+                    "calibrated to each province's national-forest-inventory area; a pilot's own official figure wins.")
 
 
 def summary_json(summary: dict) -> str:
@@ -75,13 +79,15 @@ def write_tables(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.Geo
     return written
 
 
-def site_notes(forest_label: str, forest_caveat: str | None, emissions_label: str | None) -> list[str]:
-    """The caveats every page shows: forest layer, sink method, emissions source."""
+def site_notes(forest_label: str, forest_caveat: str | None, emissions_label: str | None,
+               calibrated: bool) -> list[str]:
+    """The caveats every page shows: forest layer, forest area, sink method, emissions source."""
     forest = forest_caveat or f"森林 Forest: {forest_label}"
-    emissions = ("排放为报告表 1–2 的 2010 年人均排放 × 人口 Emissions: reported 2010 per-capita × population "
-                 "(seed Tables 1–2)." if emissions_label is None else
-                 f"排放来自栅格 Emissions from the raster {emissions_label}, summed exactly per pilot.")
-    return [forest, SINKS_NOTE, emissions]
+    emissions = ("排放：CEADs 清单（与碳汇年份匹配），未覆盖的试点用 NCSC 2013 报告表 1–2 的 2010 年人均排放 × 人口。 "
+                 "Emissions: CEADs inventories matched to the sink year; pilots CEADs does not cover use the 2010 "
+                 "per-capita emissions × population of the NCSC 2013 report, Tables 1–2." if emissions_label is None
+                 else f"排放来自栅格 Emissions from the raster {emissions_label}, summed exactly per pilot.")
+    return [forest] + ([CALIBRATION_NOTE] if calibrated else []) + [SINKS_NOTE, emissions]
 
 
 def write_site(cfg: RunConfig, reg: registry.Registry, regions: gpd.GeoDataFrame, tables: dict[str, pd.DataFrame],
@@ -98,16 +104,19 @@ def write_site(cfg: RunConfig, reg: registry.Registry, regions: gpd.GeoDataFrame
         column = f"{emissions.spec.name}_tco2_per_yr"
         raster_emissions = emissions.table.set_index("pilot_id")[column]
     pilots = registry.join_stats(boundaries.area_table(regions), reg.stats_2010)
-    # TODO(shim): the pages still read net_sink_tco2_per_yr_* and net_sink_tco2_per_ha_land_yr_central
-    sinks = tables["sinks"].rename(columns={**{f"sink_tco2_per_yr_{b}": f"net_sink_tco2_per_yr_{b}"
-                                               for b in ("low", "central", "high")},
-                                            "sink_tco2_per_ha_land_yr_central": "net_sink_tco2_per_ha_land_yr_central"})
-    sinks = sinks[[c for c in sinks.columns if not c.startswith("tier1_net_sink")]]
-    table = records.pilot_table(pilots, tables["forest"], sinks, tables["compensation"],
+    table = records.pilot_table(pilots, tables["forest"], tables["sinks"], tables["compensation"],
                                 tables["targets_tracking"], raster_emissions)
     display = boundaries.load_pilot_boundaries(reg, display=True).set_index("pilot_id").loc[table.index]
     data = SiteData(table=table, targets=records.target_rows(tables["targets_tracking"], reg.indicators),
                     outlines=display.reset_index(), provinces=boundaries.load_provinces(display=True),
                     rasters=rasters, summary=summary, downloads=sorted(downloads),
-                    notes=site_notes(forest.label, getattr(forest.spec, "caveat", None), emissions_label))
+                    notes=site_notes(forest.label, getattr(forest.spec, "caveat", None), emissions_label,
+                                     "raster_forest_ha" in tables["forest"]),
+                    review_number=cfg.review_number or "",
+                    compensation={"price": cfg.price, "rate": cfg.rate, "years": cfg.years, "growth": cfg.growth,
+                                  "scheme": cfg.scheme, "estimate": cfg.estimate,
+                                  "contribution_share": cfg.contribution_share},
+                    factors=factor_library(cfg.factors),
+                    credits=[f"森林 Forest: {forest.label}"] + ([f"排放 Emissions: {emissions_label}"]
+                                                                if emissions_label else []))
     return publish_site(data, cfg.out, tiles=cfg.tiles)

@@ -309,15 +309,16 @@ class _Graph:
     def ledger(self, sink_frame: pd.DataFrame, sinks_key: str) -> tuple[pd.DataFrame, str]:
         cfg = self.cfg
         key = content_key("compensation", sinks_key, cfg.scheme, cfg.price, cfg.rate, cfg.years,
-                          cfg.contribution_share, self.cache.fingerprint([cfg.baseline] if cfg.baseline else []))
+                          cfg.contribution_share, cfg.growth, cfg.estimate,
+                          self.cache.fingerprint([cfg.baseline] if cfg.baseline else []))
 
         def compute() -> pd.DataFrame:
             base = None
             if cfg.baseline is not None:
                 base = pd.read_csv(cfg.baseline, encoding="utf-8").set_index(self.id_column)
-                base = base["net_sink_tco2_per_yr_central"]
+                base = base[f"sink_tco2_per_yr_{cfg.estimate}"]
             return steps.ledger(sink_frame, cfg.scheme, cfg.price, cfg.rate, cfg.years, cfg.contribution_share,
-                                base)
+                                base, cfg.growth, cfg.estimate)
         return self.cache.frame("compensation", key, compute), key
 
     def targets(self, regions, forest_frame, forest_key: str, regions_key: str):

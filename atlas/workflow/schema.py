@@ -91,6 +91,8 @@ class CompensationTable(_Table):
     rate: Annotated[float, Field(ge=0, lt=1)] = DEFAULT_DISCOUNT_RATE
     years: Annotated[int, Field(ge=1, le=200)] = DEFAULT_YEARS
     contribution_share: Annotated[float, Field(ge=0, le=1)] = 1.0
+    growth: Annotated[float, Field(gt=-1, le=1)] = 0.0
+    estimate: Literal["low", "central", "high"] = "central"
     baseline: str | None = None
 
 

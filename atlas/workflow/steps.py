@@ -191,15 +191,12 @@ def inventory_parameters() -> pd.DataFrame | None:
 
 
 def ledger(sink_frame: pd.DataFrame, scheme: str, price: float, rate: float, years: int,
-           contribution_share: float, baseline: pd.Series | None) -> pd.DataFrame:
+           contribution_share: float, baseline: pd.Series | None, growth: float = 0.0,
+           estimate: str = "central") -> pd.DataFrame:
     """The compensation ledger of the run's scheme (see :func:`atlas.carbon.compensation.ledger`),
     paying for the headline sink."""
-    # TODO(shim): compensation.ledger still reads net_sink_tco2_per_yr_<estimate>
-    headline_as_net = sink_frame.rename(columns={f"sink_tco2_per_yr_{b}": f"net_sink_tco2_per_yr_{b}"
-                                                 for b in ("low", "central", "high")})
-    out = compensation.ledger(headline_as_net[[c for c in headline_as_net.columns
-                                               if not c.startswith("tier1_net_sink")]], scheme, price, rate, years,
-                              contribution_share, baseline)
+    out = compensation.ledger(sink_frame, scheme, price, rate, years, contribution_share, baseline,
+                              estimate=estimate, growth=growth)
     out.index.name = sink_frame.index.name
     return out
 

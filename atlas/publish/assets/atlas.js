@@ -5,11 +5,19 @@
  * as text. Leaflet's bindTooltip/bindPopup treat strings as HTML, so they are always
  * given DOM elements built here.
  *
- * The Python side (atlas/publish/maps.py) embeds one payload per page:
+ * The Python side (atlas/publish/maps.py, map_config) embeds one JSON payload per page in
+ * <script type="application/json" id="atlas-map-data">, read by AtlasPage.mount:
  *   payload.pilots    id -> {name_zh, name_en, pinyin, page, popup: [[title, [[label, value]...]]...],
  *                            values: {layer_id: [class_index or -1, text]}}
- *   payload.features  GeoJSON FeatureCollection of outlines, properties {id}, largest first
+ *   payload.features  GeoJSON FeatureCollection of outlines, properties {id, nested?}, largest first
  *   payload.context   GeoJSON of province outlines drawn as context (may be null)
+ *   payload.thematic  choropleth specs (radio buttons), payload.overlays raster images (checkboxes)
+ *   payload.bounds    [[south, west], [north, east]], payload.basemap tile provider or null
+ *
+ * Drawing rules: a pilot inside a pilot province (feature.properties.nested) is an outline in
+ * its class colour over the province's fill, so no two translucent fills blend into a colour
+ * the legend lacks; while a raster overlay is shown every fill turns transparent (outlines
+ * stay) so the raster is seen as its legend says.
  */
 (function () {
   "use strict";
@@ -98,6 +106,8 @@
     this.payload = payload;
     this.legends = [];       // [{layer, spec}] in the order they were registered
     this.thematic = [];      // thematic layers, for search
+    this.images = [];        // raster overlays
+    this.fillsOff = false;
     this.map.atlas = this;
   }
 
@@ -112,9 +122,19 @@
     var layer = L.geoJSON(this.payload.features, {
       style: function (feature) {
         var pilot = pilots[feature.properties.id];
+        var colour = colourOf(spec, pilot);
+        var opacity = spec.fill_opacity === undefined ? 0.75 : spec.fill_opacity;
+        if (feature.properties.nested) {
+          return { color: colour, weight: 3, opacity: 1, fillColor: colour, fillOpacity: 0,
+                   className: "atlas-pilot atlas-nested atlas-layer-" + spec.id };
+        }
+        if (self.fillsOff) {   // the raster shows through; the class stays readable in the outline
+          return { color: colour, weight: Math.max(spec.weight || 0.8, 1.8), opacity: 1, fillColor: colour,
+                   fillOpacity: 0, className: "atlas-pilot atlas-layer-" + spec.id };
+        }
         return {
           color: spec.stroke || "#444", weight: spec.weight || 0.8, opacity: 0.9,
-          fillColor: colourOf(spec, pilot), fillOpacity: spec.fill_opacity === undefined ? 0.75 : spec.fill_opacity,
+          fillColor: colour, fillOpacity: opacity,
           className: "atlas-pilot atlas-layer-" + spec.id
         };
       },
@@ -127,7 +147,9 @@
           var node = shape.getElement();
           if (node) { node.setAttribute("data-pilot", feature.properties.id); }
         });
-        shape.on("mouseover", function () { shape.setStyle({ weight: 2.5, color: "#111" }); });
+        shape.on("mouseover", function () {
+          shape.setStyle(feature.properties.nested ? { weight: 4 } : { weight: 2.5, color: "#111" });
+        });
         shape.on("mouseout", function () { layer.resetStyle(shape); });
       }
     });
@@ -139,17 +161,33 @@
 
   Atlas.prototype.contextLayer = function () {
     if (!this.payload.context) { return null; }
-    return L.geoJSON(this.payload.context, {
+    var self = this;
+    this.context = L.geoJSON(this.payload.context, {
       interactive: false,
-      style: { color: "#8a8a8a", weight: 0.6, fill: true, fillColor: "#f4f2ee", fillOpacity: 1,
-               className: "atlas-context" }
+      style: function () {
+        return { color: "#8a8a8a", weight: 0.6, fill: true, fillColor: "#f4f2ee", fillOpacity: self.fillsOff ? 0 : 1,
+                 className: "atlas-context" };
+      }
     });
+    return this.context;
+  };
+
+  Atlas.prototype.updateFills = function () {
+    // fills off while any raster overlay is shown: the raster lies under the outlines
+    var map = this.map;
+    var off = this.images.some(function (image) { return map.hasLayer(image); });
+    if (off === this.fillsOff) { return; }
+    this.fillsOff = off;
+    map.getContainer().setAttribute("data-fills", off ? "off" : "on");
+    this.thematic.forEach(function (layer) { layer.setStyle(layer.options.style); });
+    if (this.context) { this.context.setStyle(this.context.options.style); }
   };
 
   Atlas.prototype.redrawLegend = function () {
     if (!this.legendBox) { return; }
     var box = this.legendBox;
     var map = this.map;
+    var self = this;
     box.textContent = "";
     var shown = 0;
     this.legends.forEach(function (entry) {
@@ -170,6 +208,13 @@
         row.appendChild(el("span", null, cls.label));
         part.appendChild(row);
       });
+      if (spec.nested_note) {
+        var nested = el("div", "atlas-legend-row atlas-legend-nested");
+        nested.appendChild(el("span", "atlas-swatch atlas-swatch-outline"));
+        nested.appendChild(el("span", null, spec.nested_note));
+        part.appendChild(nested);
+      }
+      if (spec.fills_note && self.fillsOff) { part.appendChild(el("div", "atlas-legend-note", spec.fills_note)); }
       box.appendChild(part);
     });
     box.style.display = shown ? "block" : "none";
@@ -320,9 +365,92 @@
     });
   };
 
+  Atlas.prototype.addLayerControl = function (bases, overlays) {
+    // Leaflet's own control, always laid out open, plus a fold button of ours: folded at first
+    // on small screens and small maps, and foldable everywhere (Leaflet's collapsed mode only
+    // opens on hover, which phones do not have).
+    var control = L.control.layers(bases, overlays, { collapsed: false, position: "topright" }).addTo(this.map);
+    var box = control.getContainer();
+    box.classList.add("atlas-layers");
+    var labels = this.payload.labels;
+    var button = el("button", "atlas-layers-toggle", labels.layers);
+    button.type = "button";
+    box.insertBefore(button, box.firstChild);
+    function set(folded) {
+      box.classList.toggle("atlas-layers-folded", folded);
+      button.setAttribute("aria-expanded", folded ? "false" : "true");
+    }
+    L.DomEvent.on(button, "click", function (event) {
+      L.DomEvent.stop(event);
+      set(!box.classList.contains("atlas-layers-folded"));
+    });
+    var narrow = window.innerWidth < 900 || window.innerHeight < 560;
+    set(this.payload.small || narrow);
+    this.layerControl = control;
+    return control;
+  };
+
+  Atlas.prototype.fit = function () {
+    // keep the outlines clear of the open layer control: pad the view on its side
+    var box = this.layerControl ? this.layerControl.getContainer() : null;
+    var right = box && !box.classList.contains("atlas-layers-folded") ? box.offsetWidth + 12 : 10;
+    var mapWidth = this.map.getSize().x;
+    if (right > mapWidth / 3) { right = 10; }
+    this.map.fitBounds(this.payload.bounds, { paddingTopLeft: [10, 10], paddingBottomRight: [right, 10] });
+  };
+
+  function mount(id) {
+    var data = document.getElementById("atlas-map-data");
+    var payload = JSON.parse(data.textContent);
+    var map = L.map(id, { zoomSnap: 0.25, minZoom: 2, preferCanvas: false, attributionControl: true });
+    map.attributionControl.setPrefix("Leaflet");
+    var page = new Atlas(map, payload);
+    window.atlasPage = page;
+    map.createPane("atlasRaster").style.zIndex = 350;   // under the outlines (overlayPane, 400)
+    map.getPane("atlasRaster").style.pointerEvents = "none";
+    L.control.scale({ imperial: false }).addTo(map);
+    var bases = {};
+    var overlays = {};
+    if (payload.basemap) {
+      var b = payload.basemap;
+      var tiles = L.tileLayer(b.url, { attribution: b.attribution, subdomains: b.subdomains, maxZoom: b.max_zoom });
+      tiles.addTo(map);
+      overlays[escapeName(b.title)] = tiles;
+    }
+    var context = page.contextLayer();
+    if (context) { context.addTo(map); }
+    payload.thematic.forEach(function (spec) {
+      var layer = page.thematicLayer(spec);
+      bases[escapeName(spec.title)] = layer;
+      if (spec.show) { layer.addTo(map); }
+    });
+    payload.overlays.forEach(function (item) {
+      var image = L.imageOverlay(item.url, item.bounds, { opacity: item.opacity, interactive: false,
+                                                          pane: "atlasRaster", className: "atlas-raster" });
+      image.atlasId = item.legend.id;
+      page.images.push(image);
+      page.registerLegend(image, item.legend);
+      overlays[escapeName(item.legend.title)] = image;
+      if (item.show) { image.addTo(map); }
+    });
+    map.on("overlayadd overlayremove", function () { page.updateFills(); page.redrawLegend(); });
+    page.addLayerControl(bases, overlays);
+    page.updateFills();
+    page.fit();
+    page.finish();
+    return page;
+  }
+
+  function escapeName(text) {
+    // Leaflet's layer control inserts names as HTML: give it escaped text
+    var div = document.createElement("div");
+    div.textContent = text;
+    return div.innerHTML;
+  }
+
   window.AtlasPage = {
     // window.atlasPage: the page's object, for readers' own scripts and for the browser tests
-    create: function (map, payload) { window.atlasPage = new Atlas(map, payload); return window.atlasPage; },
+    mount: mount,
     fold: fold,
     el: el
   };

@@ -1,0 +1,74 @@
+"""The context of a pilot page's sections (``templates/pilot_body.html.j2``) and of its report.
+
+Pure: the pilot's row of the per-pilot table, its targets and the factor table in, plain
+dictionaries of texts and numbers out (the templates escape them).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from atlas.publish import pages, panel
+from atlas.publish.fields import field
+from atlas.publish.records import BATCH_LABELS, DOMAIN_LABELS
+
+DOMAINS_BY_LABEL = {label: key for key, label in DOMAIN_LABELS.items()}
+METHOD_LABELS = {"ipcc_tier1": "IPCC 第一层级 增量-损失法 IPCC Tier 1 gain-loss",
+                 "china_inventory": "省级清单指南 蓄积量法 China provincial inventory (stock method)"}
+SINK_FACTS = ["sink_method", "forest_ha", "forest_area_source", "forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "climate_domain",
+              "emissions_tco2_per_yr", "emissions_source", "raster_emissions_tco2_per_yr", "offset_ratio_central",
+              "balance_tco2_per_yr"]
+FACTS = ["pilot_id", "batch", "year", "document", "level_label", "province_zh", "land_area_km2", "population_10k",
+         "gdp_100m_yuan", "co2_per_capita_t"]
+_KEYS = ("net_sink_tco2_per_yr_low", "net_sink_tco2_per_yr_central", "net_sink_tco2_per_yr_high")
+
+
+def _mass(value) -> str:
+    return field("net_sink_tco2_per_yr_central").text(value)
+
+
+def sink_methods(record: pd.Series, methods: pd.DataFrame | None) -> list[dict]:
+    """Rows (method, low, central, high texts) of the pilot's sinks by method."""
+    rows = []
+    if methods is not None and not methods.empty:
+        mine = methods[methods["pilot_id"] == record.name]
+        for r in mine.itertuples(index=False):
+            values = [getattr(r, k, None) for k in _KEYS]
+            rows.append({"method": METHOD_LABELS.get(str(r.method), str(r.method)),
+                         **dict(zip(("low", "central", "high"), map(_mass, values)))})
+    if not rows:  # the build's per-method columns (tier1_…, inventory_…), else the one sink it has
+        for prefix, key in (("tier1_", "ipcc_tier1"), ("inventory_", "china_inventory")):
+            values = [record.get(prefix + k) for k in _KEYS]
+            if all(v is None or pd.isna(v) for v in values):
+                continue
+            label = METHOD_LABELS[key]
+            if key == "china_inventory" and isinstance(record.get("inventory_period"), str):
+                label += f" · {record['inventory_period']}"
+            rows.append({"method": label, **dict(zip(("low", "central", "high"), map(_mass, values)))})
+    if not rows:
+        method = record.get("sink_method")
+        rows.append({"method": method if isinstance(method, str) and method else METHOD_LABELS["ipcc_tier1"],
+                     **dict(zip(("low", "central", "high"), (_mass(record.get(k)) for k in _KEYS)))})
+    return rows
+
+
+def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.DataFrame | None) -> dict:
+    """Everything the pilot sections show for one pilot (``data`` is the site's SiteData)."""
+    pool = panel.pools(data.table)
+    comp_data = panel.compensation_data(record, pool, data.compensation)
+    domain_label = record.get("climate_domain")
+    domain = DOMAINS_BY_LABEL.get(domain_label, domain_label if isinstance(domain_label, str) else None)
+    rows, caveats = pages.target_table(targets)
+    pool_count = int(data.table["emissions_tco2_per_yr"].notna().sum()) if "emissions_tco2_per_yr" in data.table else 0
+    return {
+        "id": record.name, "name_zh": record["name_zh"], "name_en": record["name_en"],
+        "batch_label": BATCH_LABELS.get(int(record["batch"]), str(record["batch"])),
+        "compensation": comp_data, "compensation_data": pages.json_block(comp_data) if comp_data else None,
+        "compensation_rows": panel.compensation_rows(comp_data) if comp_data else [],
+        "pool_count": pool_count,
+        "sink_methods": sink_methods(record, data.sink_methods),
+        "sink_facts": pages.facts(record, SINK_FACTS), "facts": pages.facts(record, FACTS),
+        "chart": pages.target_chart(targets), "target_rows": rows, "caveats": caveats,
+        "domain": domain_label if isinstance(domain_label, str) else "",
+        "factors": panel.factor_rows(factors, domain),
+    }
