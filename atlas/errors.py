@@ -12,6 +12,12 @@ Use :func:`AtlasError.build` style keyword arguments to keep that pattern visibl
 from __future__ import annotations
 
 
+def _sentence(text: str) -> str:
+    """``text`` ending in exactly one full stop (or its own ? or !)."""
+    text = text.rstrip().rstrip(".")
+    return text if text.endswith(("?", "!")) else text + "."
+
+
 class AtlasError(Exception):
     """Root of every deliberate error raised by :mod:`atlas`.
 
@@ -26,11 +32,11 @@ class AtlasError(Exception):
     """
 
     def __init__(self, found: str, expected: str | None = None, fix: str | None = None):
-        parts = [found.rstrip(".") + "."]
+        parts = [_sentence(found)]
         if expected:
-            parts.append(f"Expected {expected.rstrip('.')}.")
+            parts.append(_sentence(f"Expected {expected}"))
         if fix:
-            parts.append(f"Fix: {fix.rstrip('.')}.")
+            parts.append(_sentence(f"Fix: {fix}"))
         self.found, self.expected, self.fix = found, expected, fix
         super().__init__(" ".join(parts))
 
@@ -84,3 +90,17 @@ class FetchError(AtlasError, OSError):
 
 class SiteError(AtlasError, ValueError):
     """A map layer spec is invalid, or a published page would not stand on its own."""
+
+
+class OutputError(AtlasError, OSError):
+    """An output cannot be written: no space left, a read-only or forbidden folder, or a file
+    where a folder is expected (and the reverse)."""
+
+
+class InputTableError(AtlasError, ValueError):
+    """An input table (CSV, GeoPackage, Parquet) lacks a column or holds a value of the wrong
+    kind: text in a number column, a negative amount, a duplicate id."""
+
+
+class RunLockedError(AtlasError, OSError):
+    """Another atlas run is writing into the same output folder."""

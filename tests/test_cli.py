@@ -130,8 +130,14 @@ def test_build_publishes_registry_and_forest(run, tmp_path):
     assert summary["pilots_per_batch"] == {"1": 13, "2": 29, "3": 45}
     forest = pd.read_csv(tmp_path / "site" / "data" / "forest_pilots.csv")
     assert len(forest) == 87 and (forest["status"] == "ok").sum() >= 80
-    # MODIS majority-class forest over the mainland: about 0.96 million km² (geodata/README.md).
-    assert 850_000 < summary["forest_mainland_km2"] < 1_050_000
+    # MODIS majority-class forest over the mainland: about 0.96 million km² (geodata/README.md) ...
+    assert 850_000 < summary["forest_mainland_km2_raster"] < 1_050_000
+    # ... calibrated to the provinces' 9th-inventory areas, which add up to 2.41 million km² (NBS table;
+    # 9.5 % above the national estimate of 2.20 million km², see tests/test_official.py)
+    assert summary["forest_mainland_km2"] == pytest.approx(2_414_531, rel=0.002)
+    # the inventory method's mainland total holds Yang et al.'s 154.8 Tg C/yr (2009-2018) in its interval
+    inventory = summary["mainland_sink_pg_c_per_yr"]["inventory"]
+    assert inventory["low"] <= 0.1548 <= inventory["high"]
 
 
 def test_sinks_compensate_targets(run, tmp_path):
@@ -139,7 +145,7 @@ def test_sinks_compensate_targets(run, tmp_path):
     res = run("sinks", "--id", "P1-05", "--id", "P1-08", "--id", "P2-09", "--draws", 500, "-o", sinks)
     assert res.exit_code == 0, res.output
     table = pd.read_csv(sinks).set_index("pilot_id")
-    assert (table["net_sink_tco2_per_yr_low"] <= table["net_sink_tco2_per_yr_central"]).all()
+    assert (table["sink_tco2_per_yr_low"] <= table["sink_tco2_per_yr_central"]).all()
     assert table.loc["P2-09", "climate_domain"] == "boreal"  # 大兴安岭地区
     ledger = tmp_path / "ledger.csv"
     res = run("compensate", sinks, "--scheme", "balance", "--price", 50, "-o", ledger)
@@ -181,3 +187,14 @@ def test_build_refuses_unknown_basemap_and_non_co2_emissions(tif, tmp_path):
     res = CliRunner().invoke(cli, ["build", "--out", str(tmp_path / "s"), "--emissions", str(people),
                                    "--emissions-kind", "amount", "--emissions-units", "persons/cell"])
     assert res.exit_code == 2 and "not CO2 per year" in res.output
+
+
+def test_regions_output_format_follows_the_extension(run, tmp_path):
+    # no --format: the extension decides (before, -o x.gpkg without --format wrote CSV text into it)
+    out = tmp_path / "gd.gpkg"
+    assert run("regions", "--province", "Guangdong", "-o", out).exit_code == 0
+    frame = gpd.read_file(out)
+    assert {"广东省", "深圳市", "广州市", "中山市"} <= set(frame["name_zh"]) and frame.geometry.notna().all()
+    assert run("regions", "--province", "44", "-o", tmp_path / "gd.json").exit_code == 0
+    records = json.loads((tmp_path / "gd.json").read_text(encoding="utf-8"))
+    assert sorted(r["pilot_id"] for r in records) == sorted(frame["pilot_id"])

@@ -73,8 +73,8 @@ from atlas.cli.compensate import compensate_cmd  # noqa: E402
 
 def _sinks() -> pd.DataFrame:
     return pd.DataFrame({"pilot_id": ["A", "B"], "name_zh": ["甲", "乙"],
-                         "net_sink_tco2_per_yr_low": [500.0, -10.0], "net_sink_tco2_per_yr_central": [1000.0, 0.0],
-                         "net_sink_tco2_per_yr_high": [1500.0, 10.0],
+                         "sink_tco2_per_yr_low": [500.0, -10.0], "sink_tco2_per_yr_central": [1000.0, 0.0],
+                         "sink_tco2_per_yr_high": [1500.0, 10.0],
                          "emissions_tco2_per_yr": [200.0, 300.0]}).set_index("pilot_id")
 
 

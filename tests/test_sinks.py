@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from atlas.errors import FactorError
+from atlas.errors import FactorError, InputTableError
 from atlas.carbon.factors import apply_tier2, read_factors
 from atlas.carbon.sinks import estimate_sinks, summarise_total
 
@@ -88,5 +88,5 @@ def test_factor_without_source_refused(tmp_path, factors):
     bad = factors.copy()
     bad.loc[0, "source"] = ""
     bad.to_csv(tmp_path / "f.csv", index=False)
-    with pytest.raises(FactorError, match="without a source"):
+    with pytest.raises(InputTableError, match="column source"):   # names the row and the column
         read_factors(tmp_path / "f.csv")

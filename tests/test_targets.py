@@ -100,3 +100,8 @@ def test_carbon_intensity_targets_of_province_pilots_are_judged_on_ceads_and_rea
     later = intensity[(intensity["pilot_id"] == "P1-06") & (intensity["target_year"] == 2020)].iloc[0]
     assert later["status"] == "pending" and later["measured_year"] == 2019
     assert set(intensity["status"]) <= {"met", "not met", "pending", "not measurable", "baseline (not a target)"}
+
+
+def test_a_pilot_without_targets_gives_an_empty_table():
+    out = track_targets(_targets([]), OFFICIAL, PILOTS)
+    assert out.empty and {"status", "measured_value", "caveat"} <= set(out.columns)

@@ -27,10 +27,20 @@ def grid_3x3(values=None, **kw):
 
 
 def test_partial_cells_per_cell_amount():
-    # Values 1..9 row by row; square 0.5-2.5°: corners 1, 3, 7, 9 a quarter in, edges 2, 4, 6, 8
-    # half in, centre 5 whole: 0.25·20 + 0.5·20 + 5 = 20 t CO2.
+    # Values 1..9 row by row; square 0.5-2.5°. In the planar reading corners 1, 3, 7, 9 are a
+    # quarter in, edges half in, the centre whole: 0.25·20 + 0.5·20 + 5 = 20 t CO2 (the old
+    # assertion). On the ellipsoid the share of a cell is its share of the cell's *area*: of the
+    # top row (2-3°N) the part 2-2.5°N holds (Z(2.5)-Z(2))/(Z(3)-Z(2)) = 0.500 0927, of the
+    # bottom row (0-1°N) the part 0.5-1°N holds (Z(1)-Z(0.5))/(Z(1)-Z(0)) = 0.499 9815
+    # (Z: zone area from the equator). Columns are cut at half a degree of longitude: 0.5.
+    from atlas.rasters.cellarea import zone_area
+    z = zone_area(np.array([0, 0.5, 1, 2, 2.5, 3.0]))
+    top, bottom = (z[4] - z[3]) / (z[5] - z[3]), (z[2] - z[1]) / (z[2] - z[0])
+    expected = top * (0.5 * 1 + 2 + 0.5 * 3) + (0.5 * 4 + 5 + 0.5 * 6) + bottom * (0.5 * 7 + 8 + 0.5 * 9)
+    assert top > 0.5 > bottom
     out = zonal_stats(regions(sq=shapely.box(0.5, 0.5, 2.5, 2.5)), grid_3x3(), AMOUNT, workers=1)
-    assert out.loc[0, "emissions_tco2_per_yr"] == pytest.approx(20.0, rel=1e-12)
+    assert out.loc[0, "emissions_tco2_per_yr"] == pytest.approx(expected, rel=1e-12)
+    assert out.loc[0, "emissions_tco2_per_yr"] != pytest.approx(20.0, rel=1e-6)
     assert out.loc[0, "status"] == "ok"
 
 

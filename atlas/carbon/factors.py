@@ -34,32 +34,21 @@ def read_factors(path: str | Path | None = None) -> pd.DataFrame:
     Raises
     ------
     FactorError
-        Missing columns, blank sources, non-numeric or negative values, or low > value > high.
+        low > value > high.
+    InputTableError
+        Missing columns, blank sources, duplicate ids, non-numeric or negative values (by row and column).
     """
+    from atlas.validate import read_table
+
     path = Path(path) if path is not None else geodata_dir() / FACTOR_FILE
     if not path.is_file():
         raise FactorError(f"Factor table {path} is missing", "a CSV with columns " + ", ".join(_COLUMNS))
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    missing = [c for c in _COLUMNS if c not in frame]
-    if missing:
-        raise FactorError(f"{path.name} lacks columns {missing}", f"columns {_COLUMNS}",
-                          "start from geodata/sink_factors.csv")
-    unsourced = frame[frame["source"].str.strip() == ""]
-    if not unsourced.empty:
-        raise FactorError(f"Factors without a source in {path.name}: {unsourced['factor_id'].tolist()}",
-                          "a source (publication, table) on every factor", "add the citation")
-    for col in ("value", "low", "high"):
-        raw = frame[col].str.strip()
-        num = pd.to_numeric(raw.where(raw != ""), errors="coerce")
-        bad = frame.loc[(raw != "") & num.isna(), "factor_id"]
-        if not bad.empty:
-            raise FactorError(f"Non-numeric {col} for factors {bad.tolist()}", "numbers")
-        frame[col] = num
+    # names the file, row and column of any missing column, text in a number or negative value
+    frame = read_table(path, {"factor_id": "text", "forest_type": "text", "climate_domain": "text",
+                              "parameter": "text", "value": "number>=0", "low": "number>=0?",
+                              "high": "number>=0?", "unit": "text?", "source": "text"}, "factor_id")
     frame["low"] = frame["low"].fillna(frame["value"])
     frame["high"] = frame["high"].fillna(frame["value"])
-    negative = frame[(frame[["value", "low", "high"]] < 0).any(axis=1)]
-    if not negative.empty:
-        raise FactorError(f"Negative factors {negative['factor_id'].tolist()}", "values ≥ 0")
     disordered = frame[(frame["low"] > frame["value"]) | (frame["value"] > frame["high"])]
     if not disordered.empty:
         raise FactorError(f"Factors with low > value or value > high: {disordered['factor_id'].tolist()}",

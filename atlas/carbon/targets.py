@@ -124,7 +124,8 @@ def track_targets(targets: pd.DataFrame, official: pd.DataFrame | None, pilots: 
         name, factor = counterpart
         rows = keyed[(keyed["pilot_id"] == row["pilot_id"]) & (keyed["indicator"] == name)]
         results.append(judge(row, rows, factor))
-    verdicts = pd.DataFrame(results, index=out.index)
+    verdicts = pd.DataFrame(results, index=out.index, columns=["status", "caveat", "measured_value", "measured_year",
+                                                              "measured_source"])
     out["measured_value"] = verdicts.get("measured_value", pd.Series(np.nan, index=out.index)).astype(float)
     out["measured_unit"] = np.where(out["measured_value"].notna(), out["unit"], "")
     out["measured_year"] = pd.array(verdicts.get("measured_year", pd.Series(pd.NA, index=out.index)), dtype="Int64")

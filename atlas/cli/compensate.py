@@ -31,35 +31,22 @@ class FractionType(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-def read_table(path: str | Path, id_column: str | None = None) -> pd.DataFrame:
-    """A table written by `atlas sinks` / `atlas build` (.csv, .gpkg, .parquet), indexed by its id column.
+ID_CANDIDATES = ("pilot_id", "region_id", "adcode", "id")
 
-    Geometry, where the file has one, is dropped: ledgers are tables.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            frame = pd.read_csv(path, encoding="utf-8")
-        elif suffix == ".gpkg":
-            import pyogrio
-            frame = pyogrio.read_dataframe(path, read_geometry=False)
-        elif suffix in (".parquet", ".geoparquet"):
-            frame = pd.read_parquet(path)
-        else:
-            raise ConfigError(f"{path.name} has the extension {suffix!r}", "a .csv, .gpkg or .parquet sinks table",
-                              "pass the table written by `atlas sinks` or `atlas build` (OUT/data/sinks_*.csv)")
-    except AtlasError:
-        raise
-    except Exception as exc:  # the readers' own errors differ per format; say which file failed
-        raise RasterReadError(f"Cannot read {path}: {exc}", "a readable sinks table") from exc
-    frame = frame.drop(columns=[c for c in ("geometry", "geom") if c in frame.columns])
-    candidates = [id_column] if id_column else ["pilot_id", "region_id", "adcode", "id"]
-    found = next((c for c in candidates if c in frame.columns), None)
-    if found is None:
-        raise ConfigError(f"{path.name} has none of the id columns {candidates}", "a region id column",
-                          "pass --id-column NAME")
-    return frame.set_index(found)
+
+def read_sinks(path: str | Path, columns: dict[str, str], id_column: str | None = None) -> pd.DataFrame:
+    """A sinks table (.csv in UTF-8 or GBK, .gpkg, .parquet), checked by row and column
+    (:func:`atlas.validate.read_table`) and indexed by its id column."""
+    from atlas.validate import read_table
+
+    if id_column is None:  # the first id column the table has (checked on a first read)
+        found = read_table(path, columns).columns
+        id_column = next((c for c in ID_CANDIDATES if c in found), None)
+        if id_column is None:
+            raise ConfigError(f"{Path(path).name} has none of the id columns {list(ID_CANDIDATES)}",
+                              "a region id column", "pass --id-column NAME")
+    frame = read_table(path, {id_column: "text", **columns}, id_column)
+    return frame.drop(columns=[c for c in ("geometry", "geom") if c in frame.columns]).set_index(id_column)
 
 
 @click.command("compensate")
@@ -89,10 +76,14 @@ def compensate_cmd(sinks_table, scheme, price, rate, growth, years, contribution
                    id_column, output, overwrite):
     """Compensation ledger per region from SINKS_TABLE (the output of `atlas sinks` or `atlas build`:
     .csv, .gpkg or .parquet)."""
-    table = read_table(sinks_table, id_column)
+    sink = f"sink_tco2_per_yr_{estimate}"
+    columns = {sink: "number"}
+    if scheme == "balance":
+        columns["emissions_tco2_per_yr"] = "number>=0?"
+    table = read_sinks(sinks_table, columns, id_column)
     if scheme == "baseline" and not baseline_table:
         raise ConfigError("The baseline scheme needs --baseline", "a sinks table of the baseline year")
-    base = (read_table(baseline_table, id_column)[f"sink_tco2_per_yr_{estimate}"] if baseline_table else None)
+    base = read_sinks(baseline_table, {sink: "number"}, id_column)[sink] if baseline_table else None
     ledger = comp.ledger(table, scheme, price, rate, years, contribution_share, base, estimate, growth)
     ledger.index.name = table.index.name
     ledger = ledger.reset_index()

@@ -37,16 +37,16 @@ from atlas.rasters import PRODUCTS
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 def sinks_cmd(forest, product, threshold, loss_files, loss_years, factor_file, draws, seed, inventory_file,
               column_map, encoding, inventory_layer, batches, levels, province, year, ids, output, overwrite):
-    """Forest carbon sinks per pilot by the IPCC gain-loss method (t CO2/yr), with
-    2.5 / 50 / 97.5 % bounds from a seeded Monte Carlo over factor ranges.
+    """Forest carbon sinks per pilot (t CO2/yr, 2.5 / central / 97.5 % from a seeded Monte
+    Carlo), computed by the same steps as `atlas build`: China's inventory method where its
+    inputs exist, IPCC Tier 1 beside it (gross removals unless --loss is given).
 
-    Without FOREST the embedded MODIS MCD12C1 2019 map is used (it undercounts sparse
-    forest). Emissions for the offset ratio are the seed's reported 2010 figures.
+    Without FOREST the embedded MODIS MCD12C1 2019 map is used, calibrated to the provinces'
+    official forest areas; with --inventory, the department's own sub-compartments.
     """
-    from atlas.carbon.forest_area import forest_areas_by_type
     from atlas.regions import boundaries, registry
-    from atlas.workflow import steps
     from atlas.workflow.config import LayerConfig
+    from atlas.workflow.defaults import run_in_memory
 
     reg = registry.load_registry()
     regions = select_from_options(boundaries.load_pilot_boundaries(reg), batches, levels, province, year, ids)
@@ -55,25 +55,16 @@ def sinks_cmd(forest, product, threshold, loss_files, loss_years, factor_file, d
                    overwrite)
         return
     layer = (LayerConfig(paths=tuple(Path(f).resolve() for f in forest), product=product, threshold=threshold)
-             if forest else steps.default_forest_config())
-    readers, spec = steps.open_configured(layer)
-    if getattr(spec, "caveat", None):
-        click.echo(f"note: {spec.caveat}", err=True)
-    table = steps.zonal(regions, readers, spec, "pilot_id")
-    forest_frame = steps.forest(table, spec, regions, "pilot_id")
-    loss = None
-    if loss_files:
-        loss_layer = LayerConfig(paths=tuple(Path(f).resolve() for f in loss_files), product="hansen")
-        loss_readers, loss_spec = steps.open_configured(loss_layer)
-        loss_table = steps.zonal(regions, loss_readers, loss_spec, "pilot_id").set_index("pilot_id")
-        span = loss_years or len(loss_spec.groups["forest_loss"])
-        loss = loss_table["forest_loss_ha"].fillna(0.0) / span
-    out = steps.sink_table(forest_frame, forest_areas_by_type(table, spec, "pilot_id"),
-                           steps.climate_domains(regions, "pilot_id", True), steps.factor_library(
-                               Path(factor_file) if factor_file else None),
-                           emissions=steps.reported_emissions(reg), emissions_source=steps.REPORTED_EMISSIONS_LABEL,
-                           forest_source=steps.layer_label(layer), loss_ha_per_yr=loss, draws=draws, seed=seed)
-    emit(out.rename_axis("pilot_id").reset_index(), output, overwrite, outlines=regions)
+             if forest else None)
+    loss = (LayerConfig(paths=tuple(Path(f).resolve() for f in loss_files), product="hansen", years=loss_years)
+            if loss_files else None)
+    report = run_in_memory({"ids": regions["pilot_id"].tolist()}, forest=layer, loss=loss,
+                           factors=Path(factor_file) if factor_file else None, draws=draws, seed=seed)
+    if report.summary.get("forest_caveat") and "forest_area_method" not in report.summary:
+        click.echo(f"note: {report.summary['forest_caveat']}", err=True)
+    elif "forest_area_method" in report.summary:
+        click.echo(f"note: forest area = {report.summary['forest_area_method']}", err=True)
+    emit(report.tables["sinks"].rename_axis("pilot_id").reset_index(), output, overwrite, outlines=regions)
 
 
 def _inventory(path: Path, column_map: str | None, encoding: str | None, layer: str | None, regions, draws: int,

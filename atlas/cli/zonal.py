@@ -6,11 +6,9 @@ import sys
 
 import click
 
-from atlas.regions import boundaries, registry
+from atlas.cli.options import emit, region_filters, select_from_options
 from atlas.rasters import PRODUCTS, open_layer
 from atlas.rasters.units import QuantityKind
-from atlas.zonal import zonal_stats
-from atlas.cli.options import emit, region_filters, select_from_options
 
 
 @click.command("zonal")
@@ -21,7 +19,14 @@ from atlas.cli.options import emit, region_filters, select_from_options
               help="For generic rasters: per-cell amount, flux density, fraction/percent cover, or class codes.")
 @click.option("--units", help="For generic rasters, e.g. 't CO2/cell/yr', 'kg CO2 m-2 s-1', 'percent', 'class'.")
 @click.option("--name", help="Column stem of the results (default: the product's, or 'value').")
-@click.option("--band", type=int, default=1, show_default=True, help="Band of a generic raster.")
+@click.option("--band", default="1", show_default=True,
+              help="Band of a generic raster, or 'all' for every band in one pass (one row per region and band).")
+@click.option("--bands", help="Bands read together in one pass, e.g. '1-12' or '1,3,5' (one row per region and "
+              "band; 'time' too when the file has a CF time axis).")
+@click.option("--series", is_flag=True, help="RASTERS are one band each of a series on one grid (e.g. monthly "
+              "files): summed in one pass, one row per region and file.")
+@click.option("--stats", help="Extra coverage-weighted statistics, comma-separated: count, sum, mean, std, min, "
+              "max, median, p1…p99, majority, shares (definitions: atlas.zonal.result).")
 @click.option("--nodata", type=float, help="Override the file's nodata value.")
 @click.option("--threshold", type=float, help="Canopy-cover threshold in percent for cover layers "
               "(Hansen default 30): cells at or above it count as forest.")
@@ -36,21 +41,33 @@ from atlas.cli.options import emit, region_filters, select_from_options
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @click.option("--workers", type=int, help="Local threads (default: all cores).")
 @click.option("--scheduler", help="Address of a dask.distributed scheduler to run on (e.g. tcp://host:8786).")
-def zonal_cmd(rasters, product, kind, units, name, band, nodata, threshold, batches, levels, province, year,
-              ids, regions_file, id_column, encoding, output, overwrite, workers, scheduler):
+def zonal_cmd(rasters, product, kind, units, name, band, bands, series, stats, nodata, threshold, batches, levels,
+              province, year, ids, regions_file, id_column, encoding, output, overwrite, workers, scheduler):
     """Exact per-pilot statistics of RASTERS (one file, or the tiles of a mosaic).
 
-    Partial cells count by the share inside each outline, areas are geodesic on the
-    WGS84 ellipsoid, nodata is excluded and reported (valid_share), and outlines are
+    Partial cells count by the share of their area on the WGS84 ellipsoid inside each
+    outline (exact, not planar), every band of a stack is summed in one pass, nodata is excluded and reported (valid_share), and outlines are
     transformed to the raster's CRS (the raster is never resampled).
 
     \b
     Examples:
       atlas zonal Hansen_GFC-2023-v1.11_treecover2000_30N_110E.tif --batch 1 -o forest.csv
       atlas zonal odiac.tif --kind amount --units 't C/cell/month' --province 广东
+      atlas zonal series.tif --kind flux_density --units 'kg CO2 m-2 s-1' --band all -o monthly.csv
+      atlas zonal --series m01.tif m02.tif m03.tif --kind amount --units 't CO2/cell/yr'
+      atlas zonal cover.tif --kind fraction --units percent --stats mean,p10,p90
     """
-    readers, spec = open_layer(list(rasters), product=product, kind=kind, units=units, name=name, band=band,
-                               nodata=nodata, threshold=threshold)
+    from atlas.regions import boundaries, registry
+    from atlas.zonal import zonal_stats
+
+    if band.strip().lower() == "all" and not bands:
+        bands, band = "all", "1"
+    try:
+        band_number = int(band)
+    except ValueError:
+        raise click.BadParameter(f"{band!r} is neither a band number nor 'all'", param_hint="--band") from None
+    readers, spec = open_layer(list(rasters), product=product, kind=kind, units=units, name=name, band=band_number,
+                               nodata=nodata, threshold=threshold, bands=bands, series=series)
     if regions_file:
         regions = boundaries.read_regions(regions_file, id_column, encoding=encoding)
     else:
@@ -60,7 +77,10 @@ def zonal_cmd(rasters, product, kind, units, name, band, nodata, threshold, batc
     if scheduler:
         from distributed import Client
 
+        from atlas.zonal import register_worker_setup
+
         client = Client(scheduler)
+        register_worker_setup(client)
     try:
         with click.progressbar(length=1, label=f"zonal {spec.name}", file=sys.stderr) as bar:
             def progress(done: int, total: int) -> None:
@@ -68,12 +88,15 @@ def zonal_cmd(rasters, product, kind, units, name, band, nodata, threshold, batc
                 bar.update(1)
 
             table = zonal_stats(regions, readers, spec, id_column=id_column, workers=workers, client=client,
-                                progress=progress)
+                                progress=progress, stats=stats)
     finally:
         if client is not None:
             client.close()
     if "name_zh" in regions:
-        table.insert(1, "name_zh", regions["name_zh"].to_numpy())
+        names = dict(zip(regions[id_column], regions["name_zh"]))
+        table.insert(1, "name_zh", table[id_column].map(names).to_numpy())
     if spec.caveat:
         click.echo(f"note: {spec.caveat}", err=True)
+    for note in table.attrs.get("notes", ()):
+        click.echo(f"note: {note}", err=True)
     emit(table, output, overwrite, outlines=regions, id_column=id_column)

@@ -13,13 +13,43 @@ from pathlib import Path
 
 from atlas.errors import UnitsError
 from atlas.rasters import edgar, hansen, modis, odiac, worldcover
-from atlas.rasters.layer import ArraySource, BlockReader, Grid, LayerSpec, RasterSource
+from atlas.rasters.layer import ArraySource, BlockReader, Grid, LayerSpec, RasterSource, SeriesSource
 from atlas.rasters.units import QuantityKind
 
 PRODUCTS = ("hansen", "worldcover", "modis", "edgar", "odiac", "generic")
 
 __all__ = ["ArraySource", "BlockReader", "Grid", "LayerSpec", "PRODUCTS", "QuantityKind", "RasterSource",
-           "detect_product", "open_layer"]
+           "SeriesSource", "detect_product", "open_layer", "parse_bands"]
+
+
+def parse_bands(text: str | int | list | tuple | None) -> str | tuple[int, ...] | None:
+    """``"all"``, ``"1-12"``, ``"1,3,5"``, ``"2"``, an int or a list → ``"all"`` or band numbers.
+
+    Raises
+    ------
+    UnitsError
+        Anything else, with the accepted forms.
+    """
+    if text is None:
+        return None
+    if isinstance(text, int):
+        return (text,)
+    if isinstance(text, (list, tuple)):
+        return tuple(int(b) for b in text)
+    spec = str(text).strip().lower()
+    if spec == "all":
+        return "all"
+    bands: list[int] = []
+    try:
+        for part in spec.split(","):
+            lo, _, hi = part.partition("-")
+            bands.extend(range(int(lo), int(hi or lo) + 1))
+    except ValueError:
+        raise UnitsError(f"Band selection {text!r} cannot be read", "'all', a number, a range '1-12' or a "
+                         "list '1,3,5'", "e.g. --bands 1-12") from None
+    if not bands or min(bands) < 1:
+        raise UnitsError(f"Band selection {text!r} names no band", "band numbers from 1")
+    return tuple(bands)
 
 
 def detect_product(path: str | Path) -> str:
@@ -49,6 +79,8 @@ def open_layer(
     threshold: float | None = None,
     classes: dict[int, str] | None = None,
     groups: dict[str, tuple[int, ...]] | None = None,
+    bands: str | tuple[int, ...] | list[int] | None = None,
+    series: bool = False,
 ) -> tuple[list[BlockReader], LayerSpec]:
     """Open raster file(s) as a layer.
 
@@ -64,6 +96,12 @@ def open_layer(
         Column stem; product default otherwise.
     band : int
         Band of a generic raster.
+    bands : ``"all"``, a range string like ``"1-12"``, or band numbers, optional
+        Read these bands as a *stack*: the engine sums every band in one pass and returns
+        one row per region and band (with ``time`` when the file has a CF time axis).
+        ODIAC files stacked give each month apart (annualised ×12) instead of their sum.
+    series : bool
+        The files are one band each of a series on one grid (a stack, one file per band).
     nodata, threshold, classes, groups
         Overrides of the product defaults.
 
@@ -78,6 +116,10 @@ def open_layer(
     product = (product or detect_product(files[0])).lower()
     if product not in PRODUCTS:
         raise UnitsError(f"Unknown product {product!r}", f"one of {PRODUCTS}")
+    bands = parse_bands(bands)
+    if series and bands is not None:
+        raise UnitsError("Both a series of files and a band selection given", "one of them",
+                         "use --series for one file per band, --bands for the bands of one file")
     if product == "hansen":
         readers, spec = hansen.open_tiles(files, threshold or hansen.DEFAULT_THRESHOLD)
     elif product == "worldcover":
@@ -86,6 +128,9 @@ def open_layer(
         readers, spec = modis.open_file(files[0])
     elif product == "edgar":
         readers, spec = edgar.open_file(files[0])
+    elif product == "odiac" and series:
+        return [SeriesSource(files)], LayerSpec(name or "emissions", "amount", "t C/cell/month",
+                                                caveat="ODIAC: each month apart, annualised ×12")
     elif product == "odiac":
         readers, spec = odiac.open_files(files)
     else:
@@ -93,9 +138,29 @@ def open_layer(
             raise UnitsError(f"No quantity kind or units stated for {Path(files[0]).name}",
                              "both, e.g. kind='flux_density', units='kg CO2 m-2 s-1'",
                              "pass --kind and --units (the engine never guesses what values mean)")
-        readers = [RasterSource(f, bands=(band,)) for f in files]
+        if series:
+            readers = [SeriesSource(files, band=band)]
+        elif bands is not None:
+            readers = [RasterSource(f, bands=bands, stack=True) for f in files]
+        else:
+            readers = [RasterSource(f, bands=(band,)) for f in files]
         return readers, LayerSpec(name or "value", kind, units, classes=classes or {}, groups=groups or {},
                                   threshold=threshold, nodata=nodata)
+    if series or bands is not None:
+        readers, spec = _stacked(readers, spec, product, bands, series, files)
     overrides = {k: v for k, v in {"name": name, "nodata": nodata, "classes": classes, "groups": groups}.items()
                  if v is not None}
     return readers, spec.with_(**overrides) if overrides else spec
+
+
+def _stacked(readers: list[BlockReader], spec: LayerSpec, product: str, bands, series: bool, files):
+    """A product layer's readers re-opened as a stack (every band apart, one pass)."""
+    first = readers[0]
+    crs = first.grid.crs
+    if series:
+        stacked: list[BlockReader] = [SeriesSource(files, crs=crs)]
+    else:
+        stacked = [RasterSource(r.path, bands=bands, stack=True, crs=crs, label=r.label) for r in readers]
+    if product == "odiac" and spec.units.lower().replace(" ", "") == "tc/cell/yr":
+        spec = spec.with_(units="t C/cell/month", caveat="ODIAC: each month apart, annualised ×12")
+    return stacked, spec

@@ -10,6 +10,7 @@ Source: EDGAR, European Commission JRC (Crippa et al.).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import rasterio
@@ -19,6 +20,42 @@ from atlas.rasters.layer import LayerSpec, RasterSource
 
 VARIABLES = ("emissions", "emi_co2", "emi")
 EDGAR_CRS = "EPSG:4326"
+
+# ---- the publisher's catalogue (shared by the adapter and by ``atlas fetch``)
+# CO2 totals, annual grid maps in NetCDF, zipped, on the JRC open-data server:
+#   <HOST>/<ROOT>/<folder>/CO2/TOTALS/emi_nc/<prefix>_CO2_<year>_TOTALS_emi_nc.zip
+# (releases described at https://edgar.jrc.ec.europa.eu/dataset_ghg80 and
+# https://edgar.jrc.ec.europa.eu/readme/edgar_2024_ghg_readme.txt). No checksums are published.
+TITLE = "EDGAR CO2"
+HOST = "https://jeodpp.jrc.ec.europa.eu"
+ROOT = "ftp/jrc-opendata/EDGAR/datasets"
+#: release -> (folder, file prefix, first year, last year)
+RELEASES = {
+    "v8.0": ("v80_FT2022_GHG", "v8.0_FT2022_GHG", 1970, 2022),
+    "2024": ("EDGAR_2024_GHG", "EDGAR_2024_GHG", 1970, 2023),
+}
+DEFAULT_RELEASE = "v8.0"
+#: The zip of :func:`file_name` and the NetCDF inside it (``..._TOTALS_emi.nc``).
+NAME = re.compile(r"(?P<prefix>v\d+\.\d+_FT\d{4}_GHG|EDGAR_\d{4}_GHG)_CO2_(?P<year>\d{4})_TOTALS_emi"
+                  r"(?:_nc\.zip|\.nc)$", re.IGNORECASE)
+
+
+def file_name(release: str, year: int) -> str:
+    """The publisher's name of one year's zip, e.g. ``v8.0_FT2022_GHG_CO2_2022_TOTALS_emi_nc.zip``."""
+    return f"{RELEASES[release][1]}_CO2_{year}_TOTALS_emi_nc.zip"
+
+
+def remote_path(release: str, year: int) -> str:
+    """Path of one year's zip below :data:`HOST`."""
+    return f"{ROOT}/{RELEASES[release][0]}/CO2/TOTALS/emi_nc/{file_name(release, year)}"
+
+
+def is_edgar(path: str | Path) -> bool:
+    """True for the publisher's names (:data:`NAME`) and older EDGAR names (``EDGAR…``, ``…FT…CO2….nc``)."""
+    name = Path(path).name
+    upper = name.upper()
+    return (NAME.search(name) is not None or "EDGAR" in upper
+            or (upper.endswith(".NC") and "CO2" in upper and "FT" in upper))
 
 
 def _units_to_spec(units: str, variable: str) -> LayerSpec:

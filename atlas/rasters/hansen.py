@@ -15,9 +15,37 @@ from pathlib import Path
 from atlas.errors import GridError, UnitsError
 from atlas.rasters.layer import LayerSpec, RasterSource
 
-NAME = re.compile(r"Hansen_GFC-(?P<year>\d{4})-v(?P<version>[\d.]+)_(?P<layer>[a-z0-9]+)_"
+# ---- the publisher's catalogue (shared by the adapter below and by ``atlas fetch``)
+# Tiles live at <HOST>/<BUCKET>/<release>/Hansen_<release>_<layer>_<30N>_<110E>.tif; the layout and the
+# per-layer URL lists (<layer>.txt) are on each release's download page, e.g.
+# https://storage.googleapis.com/earthenginepartners-hansen/GFC-2023-v1.11/download.html.
+# No checksums are published.
+TITLE = "Hansen GFC"
+HOST = "https://storage.googleapis.com"
+BUCKET = "earthenginepartners-hansen"
+LAYERS = ("treecover2000", "lossyear", "gain", "datamask", "first", "last")
+DEFAULT_RELEASE = "GFC-2024-v1.12"
+TILE_SIZE = 10  # degrees; tiles are aligned on multiples of 10° and named by their upper-left corner
+_RELEASE = r"GFC-(?P<year>\d{4})-v(?P<version>\d+\.\d+)"
+RELEASE = re.compile(rf"^{_RELEASE}$")
+NAME = re.compile(rf"Hansen_{_RELEASE}_(?P<layer>[a-z0-9]+)_"
                   r"(?P<lat>\d{2})(?P<ns>[NS])_(?P<lon>\d{3})(?P<ew>[EW])\.tif$", re.IGNORECASE)
 DEFAULT_THRESHOLD = 30.0
+
+
+def tile_label(top: int, left: int) -> str:
+    """``30N_110E`` style label of the tile whose upper-left corner is (``left``, ``top``) degrees."""
+    return f"{abs(top):02d}{'N' if top >= 0 else 'S'}_{abs(left):03d}{'E' if left >= 0 else 'W'}"
+
+
+def file_name(release: str, layer: str, tile: str) -> str:
+    """The publisher's name of one tile, e.g. ``Hansen_GFC-2024-v1.12_treecover2000_30N_110E.tif``."""
+    return f"Hansen_{release}_{layer}_{tile}.tif"
+
+
+def remote_path(release: str, layer: str, tile: str) -> str:
+    """Path of one tile below :data:`HOST`."""
+    return f"{BUCKET}/{release}/{file_name(release, layer, tile)}"
 
 
 def parse_name(path: str | Path) -> dict | None:

@@ -22,14 +22,21 @@ from rasterio.enums import Resampling
 from rasterio.windows import Window
 
 from atlas.errors import GridError, RasterReadError, UnitsError
+from atlas.rasters.filemeta import band_times, check_vrt_sources
 from atlas.rasters.units import QuantityKind, Unit, parse_unit
 
 log = logging.getLogger(__name__)
 
-# The zonal engine reads every block exactly once, so GDAL's block cache (by default 5 % of
-# RAM, 1.2 GB on a 24 GB machine) only inflates memory. Unless the user chose a size, keep
-# it small; GDAL reads this when it first allocates the cache.
-os.environ.setdefault("GDAL_CACHEMAX", "128")
+#: GDAL block cache (MB) while the engine reads: it reads every block once, so GDAL's default
+#: (5 % of RAM, 1.2 GB on a 24 GB machine) only inflates memory. Applied through
+#: :func:`gdal_env` around the work, never on import; a ``GDAL_CACHEMAX`` the user set wins.
+GDAL_CACHEMAX_MB = 128
+
+
+def gdal_env():
+    """A :class:`rasterio.Env` with the engine's GDAL options (see :data:`GDAL_CACHEMAX_MB`)."""
+    options = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": GDAL_CACHEMAX_MB}
+    return rasterio.Env(**options)
 
 
 @dataclass(frozen=True)
@@ -127,15 +134,32 @@ class Grid:
 
 
 class BlockReader:
-    """Interface of everything the engine reads cells from."""
+    """Interface of everything the engine reads cells from.
+
+    A reader delivers one band (:meth:`read`) or, when :attr:`n_bands` > 1, a stack of
+    bands on one grid read together (:meth:`read_stack`): the engine then computes coverage
+    once per block and sums every band in the same pass. ``band_labels`` name the bands
+    in results, ``band_times`` (ISO dates, or None) give their time coordinate.
+    """
 
     label: str
     grid: Grid
     nodata: float | None
+    band_labels: tuple[str, ...] = ("1",)
+    band_times: tuple[str, ...] | None = None
+
+    @property
+    def n_bands(self) -> int:
+        """Bands delivered by :meth:`read_stack`."""
+        return len(self.band_labels)
 
     def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
         """Return the cells of ``(row0, col0, height, width)`` as a 2-D array."""
         raise NotImplementedError
+
+    def read_stack(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        """Return the cells of every band of ``window``, ``(n_bands, height, width)``."""
+        return self.read(window)[None]
 
     def read_sampled(self, window: tuple[int, int, int, int], out_shape: tuple[int, int]) -> np.ndarray:
         """Return ``window`` sampled down to ``out_shape`` by picking cells (nearest neighbour).
@@ -154,19 +178,27 @@ class ArraySource(BlockReader):
 
     def __init__(self, array: np.ndarray, transform: Affine, crs: CRS | str | int,
                  nodata: float | None = None, block_shape: tuple[int, int] = (256, 256),
-                 label: str = "array"):
-        if array.ndim != 2:
-            raise GridError(f"Array source has {array.ndim} dimensions", "a 2-D array")
+                 label: str = "array", band_labels: tuple[str, ...] | None = None,
+                 band_times: tuple[str, ...] | None = None):
+        if array.ndim not in (2, 3):
+            raise GridError(f"Array source has {array.ndim} dimensions", "a 2-D array (or bands × rows × columns)")
         self.array = array
         self.nodata = nodata
         self.label = label
-        self.grid = Grid(array.shape[1], array.shape[0], Affine(*tuple(transform)[:6]), CRS.from_user_input(crs),
+        n = 1 if array.ndim == 2 else array.shape[0]
+        self.band_labels = tuple(band_labels) if band_labels else tuple(str(b) for b in range(1, n + 1))
+        self.band_times = tuple(band_times) if band_times else None
+        self.grid = Grid(array.shape[-1], array.shape[-2], Affine(*tuple(transform)[:6]), CRS.from_user_input(crs),
                          block_shape)
         self.grid.check(label)
 
     def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
         r, c, h, w = window
-        return self.array[r:r + h, c:c + w]
+        return self.array[r:r + h, c:c + w] if self.array.ndim == 2 else self.array[0, r:r + h, c:c + w]
+
+    def read_stack(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        r, c, h, w = window
+        return self.array[None, r:r + h, c:c + w] if self.array.ndim == 2 else self.array[:, r:r + h, c:c + w]
 
 
 class RasterSource(BlockReader):
@@ -174,29 +206,38 @@ class RasterSource(BlockReader):
 
     ``crs`` overrides the file's CRS: only product adapters use it, for products whose
     documentation fixes the grid (EDGAR NetCDF files carry no grid mapping). Each thread
-    gets its own dataset handle; bands listed in ``bands`` are summed (e.g. twelve monthly
-    bands into one year). The object pickles to its path, so it can be shipped to dask
-    workers.
+    gets its own dataset handle. ``bands`` lists the bands read (``"all"`` for every band);
+    by default several bands are summed cell by cell into one (e.g. twelve monthly bands
+    into one year); with ``stack=True`` they are kept apart (:meth:`read_stack`), labelled
+    by band number and, for NetCDF variables with a time dimension, by their date decoded
+    from the CF ``units`` of the time coordinate. The object pickles to its path, so it can
+    be shipped to dask workers.
     """
 
-    def __init__(self, path: str | Path, bands: tuple[int, ...] = (1,), label: str | None = None,
-                 crs: CRS | str | int | None = None):
+    def __init__(self, path: str | Path, bands: tuple[int, ...] | str = (1,), label: str | None = None,
+                 crs: CRS | str | int | None = None, stack: bool = False):
         self.path = str(path)
-        self.bands = tuple(bands)
         self.label = label or Path(self.path).name
         self._local = threading.local()
+        if self.path.lower().endswith(".vrt"):
+            check_vrt_sources(self.path)
         with self._open() as ds:
             if ds.crs is None and crs is None:
                 raise GridError(f"{self.label} has no coordinate reference system",
                                 "a raster with a CRS", "assign one, e.g. `gdal_edit.py -a_srs EPSG:4326`")
+            self.bands = tuple(range(1, ds.count + 1)) if bands == "all" else tuple(int(b) for b in bands)
             missing = [b for b in self.bands if b < 1 or b > ds.count]
-            if missing:
-                raise RasterReadError(f"{self.label} has {ds.count} band(s); bands {missing} do not exist",
+            if missing or not self.bands:
+                raise RasterReadError(f"{self.label} has {ds.count} band(s); bands {missing or '[]'} do not exist",
                                       f"band numbers 1..{ds.count}")
             block = ds.block_shapes[self.bands[0] - 1]
             self.dtype = np.dtype(ds.dtypes[self.bands[0] - 1])
             self.nodata = ds.nodata
             self.tags = ds.tags()
+            self.stack = bool(stack)
+            if self.stack:
+                self.band_labels = tuple(str(b) for b in self.bands)
+                self.band_times = band_times(ds, self.bands)
             self.grid = Grid(ds.width, ds.height, ds.transform, CRS.from_user_input(crs or ds.crs), tuple(block))
         self.grid.check(self.label)
 
@@ -226,6 +267,17 @@ class RasterSource(BlockReader):
             return data[0]
         return _sum_bands(data, self.nodata)
 
+    def read_stack(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        if not self.stack:
+            return self.read(window)[None]
+        r, c, h, w = window
+        try:
+            return self._dataset().read(self.bands, window=Window(c, r, w, h))
+        except rasterio.errors.RasterioError as exc:
+            raise RasterReadError(f"{self.label}: block at row {r}, column {c} cannot be decoded ({exc})",
+                                  "an intact raster file", "the file is corrupt: re-download or rebuild it"
+                                  ) from exc
+
     def read_sampled(self, window: tuple[int, int, int, int], out_shape: tuple[int, int]) -> np.ndarray:
         r, c, h, w = window
         try:
@@ -251,6 +303,59 @@ class RasterSource(BlockReader):
     def __setstate__(self, state):
         self.__dict__.update(state)
         self._local = threading.local()
+
+
+class SeriesSource(BlockReader):
+    """Files on one grid read together as a stack of bands (a time series, one file per step).
+
+    Parameters
+    ----------
+    paths : sequence of paths
+        One file per band, in order; band ``band`` of each is read.
+    labels : sequence of str, optional
+        Band labels (default: the file names without suffix).
+
+    Raises
+    ------
+    GridError
+        A file on another grid (size, transform or CRS) than the first, named.
+    """
+
+    def __init__(self, paths, band: int = 1, labels=None, crs: CRS | str | int | None = None):
+        self.sources = [RasterSource(p, bands=(band,), crs=crs) for p in paths]
+        if not self.sources:
+            raise GridError("No files in the series", "at least one file")
+        first = self.sources[0]
+        for src in self.sources[1:]:
+            g, h = src.grid, first.grid
+            if (g.width, g.height, tuple(g.transform)[:6]) != (h.width, h.height, tuple(h.transform)[:6]) \
+                    or not g.crs.equals(h.crs):
+                raise GridError(f"{src.label} is on another grid ({g.width}×{g.height}, {tuple(g.transform)[:6]}) "
+                                f"than {first.label} ({h.width}×{h.height}, {tuple(h.transform)[:6]})",
+                                "every file of a series on the same grid",
+                                "warp them to one grid first, or run them separately")
+            if src.nodata != first.nodata and not (src.nodata is not None and first.nodata is not None
+                                                   and np.isnan(src.nodata) and np.isnan(first.nodata)):
+                raise GridError(f"{src.label} has nodata {src.nodata}, {first.label} {first.nodata}",
+                                "one nodata value across the series", "pass --nodata to state it")
+        self.label = f"{first.label} … ({len(self.sources)} files)"
+        self.grid = first.grid
+        self.nodata = first.nodata
+        self.dtype = first.dtype
+        self.tags = first.tags
+        self.band_labels = tuple(labels) if labels else tuple(Path(s.path).stem for s in self.sources)
+        self.band_times = None
+        self.stack = True
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        return self.sources[0].read(window)
+
+    def read_stack(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        return np.stack([s.read(window) for s in self.sources])
+
+    def close(self) -> None:
+        for s in self.sources:
+            s.close()
 
 
 def _sum_bands(data: np.ndarray, nodata: float | None) -> np.ndarray:

@@ -6,12 +6,65 @@ A year is the sum of its twelve monthly files (or bands); a single month is annu
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import rasterio
 
 from atlas.errors import UnitsError
 from atlas.rasters.layer import LayerSpec, RasterSource
+
+# ---- the publisher's catalogue (shared by the adapter and by ``atlas fetch``)
+# Monthly 1 km GeoTIFFs, gzipped, at NIES (doi:10.17595/20170411.001):
+#   <HOST>/<ROOT>/odiac<release>/1km_tiff/<year>/odiac<release>_1km_excl_intl_<yymm>.tif.gz
+# with the MD5 sums of the .tif.gz files published beside them in odiac<release>_1km_checksum_<year>.md5.txt.
+# A release (e.g. ODIAC2023) covers 2000 to the year before its name.
+TITLE = "ODIAC"
+HOST = "https://db.cger.nies.go.jp"
+ROOT = "nies_data/10.17595/20170411.001"
+DEFAULT_RELEASE = "2023"
+FIRST_YEAR = 2000
+RELEASE = re.compile(r"^20\d\d[a-z]?$")
+NAME = re.compile(r"^odiac(?P<release>20\d\d[a-z]?)_1km_excl_intl_(?P<yy>\d\d)(?P<mm>\d\d)\.tif(?:\.gz)?$",
+                  re.IGNORECASE)
+
+
+def last_year(release: str) -> int:
+    """Last year a release covers (ODIAC2023 ends with 2022)."""
+    return int(release[:4]) - 1
+
+
+def folder(release: str, year: int) -> str:
+    """Folder of one year's files below :data:`HOST`."""
+    return f"{ROOT}/odiac{release}/1km_tiff/{year}"
+
+
+def file_name(release: str, year: int, month: int) -> str:
+    """The publisher's name of one month, e.g. ``odiac2023_1km_excl_intl_2201.tif.gz``."""
+    return f"odiac{release}_1km_excl_intl_{year % 100:02d}{month:02d}.tif.gz"
+
+
+def checksum_name(release: str, year: int) -> str:
+    """The publisher's MD5 list of one year's files."""
+    return f"odiac{release}_1km_checksum_{year}.md5.txt"
+
+
+def parse_name(path: str | Path) -> dict | None:
+    """``{"release", "year", "month"}`` from a monthly file name (``.tif`` or ``.tif.gz``), else None."""
+    m = NAME.search(Path(path).name)
+    if not m:
+        return None
+    return {"release": m["release"].lower(), "year": 2000 + int(m["yy"]), "month": int(m["mm"])}
+
+
+def year_stack_name(release: str, year: int) -> str:
+    """Name for the 12-band VRT stacking one year's months, e.g. ``odiac2023_1km_excl_intl_2022.vrt``."""
+    return f"odiac{release}_1km_excl_intl_{year}.vrt"
+
+
+def is_odiac(path: str | Path) -> bool:
+    """True for file names starting with ``odiac`` (the publisher's months and their stacks)."""
+    return Path(path).name.lower().startswith("odiac")
 
 
 def open_files(paths: list[str | Path]):

@@ -23,9 +23,11 @@ are relative to the configuration file; ``~`` and ``${VARIABLES}`` are expanded.
     paths = ["tiles/Hansen_GFC-2024-v1.12_lossyear_*.tif"]
     years = 24                          # years the layer spans (default: all its loss years)
 
-    [emissions]                         # optional: default = reported 2010 (pilots only)
+    [emissions]                         # optional: default = CEADs series, else reported 2010 (pilots only)
     paths = ["EDGAR/v8.0_FT2022_GHG_CO2_2022_TOTALS_emi.nc"]
     product = "edgar"
+    # bands = "all"                     # a stack (multi-band file or NetCDF time axis), summed in one pass:
+    # series = true                     # or one file per band; offset ratios use the band of the sink year
 
     [sinks]
     factors = "tier2_factors.csv"       # optional Tier 2 table
@@ -88,6 +90,8 @@ class LayerConfig:
     nodata: float | None = None
     years: int | None = None
     year: int | None = None
+    bands: str | tuple[int, ...] | None = None
+    series: bool = False
 
 
 @dataclass(frozen=True)
@@ -163,7 +167,12 @@ def _layer(path: Path, name: str, table) -> LayerConfig:
     return LayerConfig(paths=tuple(dict.fromkeys(files)), product=getattr(table, "product", None),
                        kind=getattr(table, "kind", None), units=getattr(table, "units", None),
                        threshold=getattr(table, "threshold", None), nodata=getattr(table, "nodata", None),
-                       years=getattr(table, "years", None), year=getattr(table, "year", None))
+                       years=getattr(table, "years", None), year=getattr(table, "year", None),
+                       bands=_bands(getattr(table, "bands", None)), series=getattr(table, "series", False))
+
+
+def _bands(value) -> str | tuple[int, ...] | None:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _looks_like_toml(text: str) -> bool:

@@ -69,3 +69,25 @@ def build(out: str | Path = "maps", *, tiles: str | None = None, emissions: tupl
         layer = LayerConfig(paths=tuple(Path(p).resolve() for p in emissions), product=emissions_product,
                             kind=emissions_kind, units=emissions_units)
     return run(default_config(out=out, tiles=tiles, emissions=layer, workers=workers), progress=progress)
+
+
+def run_in_memory(selection: dict, *, forest: LayerConfig | None = None, loss: LayerConfig | None = None,
+                  factors: Path | None = None, draws: int | None = None, seed: int | None = None):
+    """The default run's steps for a pilot selection, in a temporary folder, nothing published:
+    what ``atlas sinks`` and ``atlas targets`` print is then exactly what a build computes.
+
+    Returns
+    -------
+    RunReport
+        Its ``tables`` hold the run's ``sinks``, ``ledger`` and ``targets`` frames.
+    """
+    import tempfile
+
+    from atlas.workflow.runner import run
+
+    with tempfile.TemporaryDirectory(prefix="atlas-") as tmp:
+        config = dataclasses.replace(default_config(out=tmp), regions=selection, forest=forest, loss=loss,
+                                     factors=factors, publish_site=False, provinces=False,
+                                     **({"draws": draws} if draws is not None else {}),
+                                     **({"seed": seed} if seed is not None else {}))
+        return run(config)

@@ -21,7 +21,7 @@ from atlas.publish import records
 from atlas.publish.site import RasterLayer, SiteData, publish_site
 from atlas.regions import boundaries, registry
 from atlas.workflow.config import RunConfig
-from atlas.workflow.steps import factor_library
+from atlas.workflow.steps import emissions_of_year, factor_library
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def write_site(cfg: RunConfig, reg: registry.Registry, regions: gpd.GeoDataFrame
         rasters["emissions"] = RasterLayer(emissions.readers, emissions.spec, emissions.label)
         emissions_label = emissions.label
         column = f"{emissions.spec.name}_tco2_per_yr"
-        raster_emissions = emissions.table.set_index("pilot_id")[column]
+        raster_emissions, _ = emissions_of_year(emissions.table, column, "pilot_id", forest.config.year)
     pilots = registry.join_stats(boundaries.area_table(regions), reg.stats_2010)
     table = records.pilot_table(pilots, tables["forest"], tables["sinks"], tables["compensation"],
                                 tables["targets_tracking"], raster_emissions)

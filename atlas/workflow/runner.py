@@ -212,7 +212,7 @@ class _Graph:
             self.cache.output_files("site", site_key, lambda: write_site(
                 cfg, self.reg, regions, tables, self.layers, self.report.summary,
                 [f.relative_to(cfg.out).as_posix() for f in self.cache.files]))
-        self.report.tables = {"sinks": sink_frame, "ledger": ledger}
+        self.report.tables = {"sinks": sink_frame, "ledger": ledger, "targets": tracked}
         return self.report
 
     # -- steps --------------------------------------------------------------------------------
@@ -237,25 +237,25 @@ class _Graph:
         """Forest area per region (and per province): the raster's, or calibrated to the
         official statistics for a coarse class map."""
         forest = self.layers["forest"]
-        frame = steps.forest(forest.table, forest.spec, regions, self.id_column)
-        province_frame = None
+        raster = steps.forest(forest.table, forest.spec, regions, self.id_column)
+        raster_provinces = None
         if provinces is not None:
             outlines, table, _ = provinces
-            province_frame = steps.forest(table, forest.spec, outlines, "adcode")
+            raster_provinces = steps.forest(table, forest.spec, outlines, "adcode")
         if not calibrate:
-            return frame, province_frame, forest.key
+            return raster, raster_provinces, forest.key
         stats = geodata_dir() / steps.OFFICIAL_FILE
         key = content_key("forest_calibrated", forest.key, provinces[2], self.cache.fingerprint([stats]), self.code)
         pair = {}
 
         def compute(which: int):
-            if not pair:
-                pair["result"] = steps.calibrated_forest(frame, forest.table, province_frame, provinces[1], official,
-                                                         regions, self.id_column)
+            if not pair:  # both tables come from one calibration, computed once, from the raster frames
+                pair["result"] = steps.calibrated_forest(raster, forest.table, raster_provinces, provinces[1],
+                                                         official, regions, self.id_column)
             return pair["result"][which]
-        frame = self.cache.frame("forest", key, lambda: compute(0))
-        province_frame = self.cache.frame("forest_provinces", key, lambda: compute(1))
-        return frame, province_frame, key
+        calibrated = self.cache.frame("forest", key, lambda: compute(0))
+        calibrated_provinces = self.cache.frame("forest_provinces", key, lambda: compute(1))
+        return calibrated, calibrated_provinces, key
 
     def sinks(self, regions, forest_frame: pd.DataFrame, forest_key: str, provinces, province_sinks,
               province_key) -> tuple[pd.DataFrame, str]:
@@ -283,8 +283,8 @@ class _Graph:
                 loss_per_yr = loss.table.set_index(self.id_column)["forest_loss_ha"].fillna(0.0) / span
             if emissions is not None:
                 column = steps.check_emissions_units(emissions.spec, "[emissions]")
-                values = emissions.table.set_index(self.id_column)[column]
-                source = f"raster: {emissions.label}"
+                values, band = steps.emissions_of_year(emissions.table, column, self.id_column, forest.config.year)
+                source = f"raster: {emissions.label}" + (f", {band}" if band else "")
             elif self.reg is not None:
                 values, source = steps.emissions_for_offsets(self.reg, forest.config.year)
             else:
@@ -406,7 +406,9 @@ class _Graph:
             if not panel:
                 panel["p"] = evaluation.load_panel()
             return panel["p"]
-        effects = self.cache.frame("evaluation_effects", key, lambda: evaluation.event_study(load()))
+        # rounded to 1e-9: pyfixest's demeaning order follows Python's hash seed, which moves the last
+        # digits from one process to the next; a resumed run must write the same bytes
+        effects = self.cache.frame("evaluation_effects", key, lambda: evaluation.event_study(load()).round(9))
         paths = self.cache.frame("emissions_trajectories", key, lambda: pilot_trajectories(load()))
         return effects, paths
 
@@ -423,8 +425,9 @@ class _Graph:
             summary["forest_mainland_km2"] = round(float(mainland["forest_ha"].sum()) / 100.0)
             if "raster_forest_ha" in mainland:
                 summary["forest_mainland_km2_raster"] = round(float(mainland["raster_forest_ha"].sum()) / 100.0)
-                summary["forest_area_method"] = ("raster pattern calibrated to the official provincial forest areas "
-                                                 "of the national forest inventories; official figures of pilots win")
+        if "raster_forest_ha" in forest_frame:
+            summary["forest_area_method"] = ("raster pattern calibrated to the official provincial forest areas "
+                                             "of the national forest inventories; official figures of pilots win")
         caveat = getattr(self.layers["forest"].spec, "caveat", None)
         if caveat:
             summary["forest_caveat"] = caveat

@@ -52,8 +52,13 @@ class RegionsTable(_Table):
     encoding: str | None = None
 
 
+Bands = Literal["all"] | Annotated[str, Field(pattern=r"^\d+(-\d+)?$")] | list[Annotated[int, Field(ge=1)]]
+
+
 class LayerTable(_Table):
     paths: Annotated[list[str], Field(min_length=1)]
+    bands: Bands | None = None
+    series: bool = False
     product: Product | None = None
     kind: Kind | None = None
     units: str | None = None
@@ -69,6 +74,8 @@ class LossTable(_Table):
 
 class EmissionsTable(_Table):
     paths: Annotated[list[str], Field(min_length=1)]
+    bands: Bands | None = None
+    series: bool = False
     product: Product | None = None
     kind: Kind | None = None
     units: str | None = None

@@ -53,13 +53,13 @@ def select_regions(reg: registry.Registry, selection: dict) -> gpd.GeoDataFrame:
 
 
 def user_regions(path: Path, id_column: str, encoding: str | None) -> gpd.GeoDataFrame:
-    """The user's outlines with ``land_area_km2``: their geodesic area, measured the way the
-    registry's outline areas are (densified edges, WGS84 ellipsoid)."""
-    from atlas.zonal.engine import geodesic_areas_m2
+    """The user's outlines with ``land_area_km2``: their area on the WGS84 ellipsoid, by the
+    zonal engine's own definition (edges straight in lon/lat), so a raster of ones sums to it."""
+    from atlas.zonal import ellipsoidal_areas_m2
 
     frame = boundaries.read_regions(path, id_column, encoding=encoding)
     lonlat = gpd.GeoSeries(frame.geometry, crs=frame.crs).to_crs(4326)
-    return frame.assign(land_area_km2=geodesic_areas_m2(lonlat) / 1e6)
+    return frame.assign(land_area_km2=ellipsoidal_areas_m2(lonlat) / 1e6)
 
 
 def land_ha(regions: pd.DataFrame, id_column: str) -> pd.Series:
@@ -82,7 +82,28 @@ def default_forest_config() -> LayerConfig:
 def open_configured(layer: LayerConfig, default_product: str | None = None):
     """``(readers, spec)`` of a run layer."""
     return open_layer(list(layer.paths), product=layer.product or default_product, kind=layer.kind,
-                      units=layer.units, nodata=layer.nodata, threshold=layer.threshold)
+                      units=layer.units, nodata=layer.nodata, threshold=layer.threshold, bands=layer.bands,
+                      series=layer.series)
+
+
+def emissions_of_year(table: pd.DataFrame, column: str, id_column: str, year: int | None) -> tuple[pd.Series, str]:
+    """Region → emissions from an emissions layer's zonal table, and which band was used.
+
+    A single-band table gives its one value per region. A stack (``band`` and maybe ``time``
+    columns, one row per region and band) gives the band whose time falls in ``year``, else
+    its last band; the choice is returned so the sinks table can state it.
+    """
+    if "band" not in table:
+        return table.set_index(id_column)[column], ""
+    number = pd.to_numeric(table["band"], errors="coerce")  # the engine may label bands as text
+    bands = table.assign(number=number)[["number"] + (["time"] if "time" in table else [])].drop_duplicates("number")
+    chosen = bands["number"].max()
+    if "time" in bands and year is not None:
+        match = bands[pd.to_datetime(bands["time"].astype(str), errors="coerce").dt.year == year]
+        chosen = match["number"].iloc[-1] if len(match) else chosen
+    rows = table[number == chosen]
+    label = f"band {int(chosen)}" + (f" ({rows['time'].iloc[0]})" if "time" in rows and len(rows) else "")
+    return rows.set_index(id_column)[column], label
 
 
 def layer_label(layer: LayerConfig) -> str:

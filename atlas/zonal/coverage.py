@@ -11,6 +11,11 @@ subtract. The "every cell below" part is a cumulative sum down each column, so a
 of the raster needs only the pieces inside it plus one *carry* value per column (the sum
 of ``ub - ua`` of all pieces above the block).
 
+On geographic and cylindrical grids the own-cell term is the piece's share of the cell's
+*ellipsoidal* area (:mod:`atlas.zonal.ellipsoid`); the carried ``du`` terms need no change,
+because a full-height strip of a cell holds the share ``du`` of its area on the ellipsoid
+too (the area density depends on latitude only).
+
 Nothing here reads files: geometries in grid coordinates in, arrays out.
 """
 
@@ -21,6 +26,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 from affine import Affine
+
+from atlas.zonal.ellipsoid import mean_below
 
 _EPS = 1e-9
 
@@ -112,6 +119,7 @@ def edge_pieces(
     grid_geometry: shapely.Geometry,
     shape: tuple[int, int],
     block_shape: tuple[int, int],
+    profile: np.ndarray | None = None,
 ) -> EdgePieces | None:
     """Split a polygon (already in grid coordinates and clipped to the grid) into cell pieces.
 
@@ -123,6 +131,10 @@ def edge_pieces(
         Raster size in cells.
     block_shape : (block_height, block_width)
         Block size used by the reader; pieces are sorted by block.
+    profile : numpy.ndarray (height, 6), optional
+        Per-row polynomial of the share of a cell's ellipsoidal area below a height
+        (:func:`atlas.zonal.ellipsoid.row_profiles`); coverage is then the share of each
+        cell's area on the ellipsoid. Without it, the planar share (``1 − y``).
 
     Returns
     -------
@@ -142,8 +154,12 @@ def edge_pieces(
     keep = (du != 0) & (row < height)
     row, col, du, a, b = row[keep], col[keep], du[keep], a[keep], b[keep]
     row = np.maximum(row, 0)
-    # 1 - mean(v_local): area of the piece's cell lying below (towards larger row) the piece.
-    below = 1.0 - (0.5 * (a[:, 1] + b[:, 1]) - row)
+    # Share of the piece's cell lying below (towards larger row) the piece: planar 1 - mean(v_local),
+    # or on the ellipsoid the mean of the row's area profile over the piece.
+    if profile is None:
+        below = 1.0 - (0.5 * (a[:, 1] + b[:, 1]) - row)
+    else:
+        below = mean_below(profile[row], a[:, 1] - row, b[:, 1] - row)
     area = du * np.clip(below, 0.0, 1.0)
     n_block_rows = -(-height // bh)
     n_block_cols = -(-width // bw)
