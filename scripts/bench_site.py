@@ -2,8 +2,8 @@
 side by side with the peer (a default folium map from ``GeoDataFrame.explore()`` of the same
 outlines), both opened from file:// with the network cut.
 
-Run from the repository root (needs Debian's chromium + chromium-driver and selenium, as for
-the browser tests)::
+Run from the repository root (needs Debian's chromium and Playwright, as for the browser
+tests)::
 
     python3 scripts/bench_site.py [--repeat 5] [--out /tmp/atlas-bench-site]
 
@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the browser harness used by the tests
+sys.path.insert(0, str(ROOT / "tests"))  # the browser fixture module used by the tests
 
-from chromium import OfflineChromium  # noqa: E402
+from browser import BrowserPage, offline_browser  # noqa: E402
 
 from atlas.regions import boundaries
 from atlas.workflow.defaults import build  # noqa: E402
@@ -36,18 +36,20 @@ def mib(path: Path) -> float:
     return path.stat().st_size / 2**20
 
 
-def measure(browser: OfflineChromium, page: Path, repeat: int, ours: bool) -> dict:
-    times, report = [], None
+def measure(browser, page: Path, repeat: int, ours: bool) -> dict:
+    times = []
     for _ in range(repeat):
+        tab = BrowserPage(browser)  # a fresh offline context: its logs hold this page only
         if ours:
-            report = browser.open(page, ready=READY, ready_js="window.atlasReadyAt")
-            times.append(float(report.ready_value))
+            tab.open(page, ready=READY)
+            times.append(float(tab.js("window.atlasReadyAt")))
         else:
-            report = browser.open(page, ready_js="performance.getEntriesByType('navigation')[0].loadEventEnd")
-            times.append(float(report.ready_value or 0.0))
-    shapes = browser.run_js("return document.querySelectorAll('path.leaflet-interactive').length;")
-    return {"ms": statistics.median(times), "shapes": shapes, "external": len(report.external_requests),
-            "errors": len(report.console_errors)}
+            tab.open(page)
+            tab.wait_for("performance.getEntriesByType('navigation')[0].loadEventEnd > 0")
+            times.append(float(tab.js("performance.getEntriesByType('navigation')[0].loadEventEnd")))
+        shapes, external, errors = tab.count("path.leaflet-interactive"), tab.external_requests, tab.console_errors
+        tab.close()
+    return {"ms": statistics.median(times), "shapes": shapes, "external": len(external), "errors": len(errors)}
 
 
 def main() -> None:
@@ -68,7 +70,7 @@ def main() -> None:
              site / "pilots" / "P1-05.html", site / "index.html"]
     pilot_pages = sorted((site / "pilots").glob("*.html"))
     total = sum(p.stat().st_size for p in site.rglob("*") if p.is_file()) / 2**20
-    with OfflineChromium() as browser:
+    with offline_browser() as browser:
         rows = [(p.relative_to(site).as_posix(), mib(p), measure(browser, p, args.repeat, p.name != "index.html"))
                 for p in pages]
         peer_row = measure(browser, peer, args.repeat, ours=False)

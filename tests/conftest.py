@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,5 +42,25 @@ def realdata() -> Path:
     return REALDATA
 
 
-# The real-browser harness (tests/chromium.py): the session-scoped `chromium` fixture.
-from chromium import chromium  # noqa: E402, F401
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory) -> Path:
+    """The default site and its tables (``atlas build``), built once per run. Read only: copy it to
+    tmp_path before writing into it. Under pytest-xdist the workers share one build (a file lock in the
+    run's common temp folder; the first worker builds, the others wait and reuse it)."""
+    from filelock import FileLock
+
+    from atlas.workflow.defaults import build
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent
+    out, done = root / "built_site", root / "built_site.done"
+    with FileLock(str(root / "built_site.lock")):
+        if not done.exists():
+            build(out)
+            done.touch()
+    return out
+
+
+# The real-browser fixtures (tests/browser.py): `browser_page` and the session's `chromium_browser`.
+from browser import browser_page, chromium_browser  # noqa: E402, F401

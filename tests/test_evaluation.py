@@ -84,8 +84,9 @@ def test_bootstrap_intervals_cover(panel):
     boot = ev.event_study(panel, window=(-3, 3), n_boot=30, seed=3)
     post = boot[(boot["cohort"] == "all") & boot["event_time"].isna()].iloc[0]
     assert post["ci_low"] <= EFFECT <= post["ci_high"]
-    again = ev.event_study(panel, window=(-3, 3), n_boot=30, seed=3)
-    pd.testing.assert_frame_equal(boot, again)
+    # the same seed gives the same draws (a short bootstrap shows it as well as a long one)
+    short = ev.event_study(panel, window=(-3, 3), n_boot=4, seed=3)
+    pd.testing.assert_frame_equal(short, ev.event_study(panel, window=(-3, 3), n_boot=4, seed=3))
 
 
 def test_options(panel):

@@ -53,16 +53,31 @@ def test_carbontracker_fossil_flux_density(realdata, mainland):
 
 
 def test_build_with_cdiac_emissions(realdata, tmp_path):
-    """The published site with raster-derived emissions from a real emissions grid."""
+    """The published site with raster-derived emissions from a real emissions grid (Guangdong alone:
+    each pilot's sum is independent of the others, so one pilot runs the same path)."""
     from atlas.publish.site import external_resources
-    from atlas.workflow.defaults import build
+    from atlas.workflow.config import load_config
+    from atlas.workflow.runner import run
 
-    build(tmp_path, emissions=(realdata / "cdiac_gridcar" / "cdiac_gridcar_2013_china.tif",),
-          emissions_kind="amount", emissions_units="t C/cell/yr")
-    raster = pd.read_csv(tmp_path / "data" / "emissions_raster_pilots.csv").set_index("pilot_id")
-    raster = raster["fossil_tco2_per_yr"] if "fossil_tco2_per_yr" in raster else raster.iloc[:, -1]
+    grid = (realdata / "cdiac_gridcar" / "cdiac_gridcar_2013_china.tif").as_posix()
+    (tmp_path / "run.toml").write_text(f"""
+[run]
+out = "out"
+[regions]
+ids = ["P1-01"]
+[emissions]
+paths = ["{grid}"]
+kind = "amount"
+units = "t C/cell/yr"
+[site]
+publish = true
+""", encoding="utf-8")
+    run(load_config(tmp_path / "run.toml"))
+    out = tmp_path / "out"
+    raster = pd.read_csv(out / "data" / "emissions_raster_pilots.csv").set_index("pilot_id")
+    raster = raster["value_tco2_per_yr"]
     # Guangdong reported 501 Mt CO2 for 2010 (seed Table 1: 4.8 t × 104.41 M people); CDIAC's
     # 1° grid for 2013 should land in the same few hundred Mt.
     assert 250e6 < raster["P1-01"] < 1000e6
-    national = (tmp_path / "national.html").read_text(encoding="utf-8")
+    national = (out / "national.html").read_text(encoding="utf-8")
     assert '"id":"emissions_density"' in national and external_resources(national) == []

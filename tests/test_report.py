@@ -16,14 +16,10 @@ from atlas.publish import report
 pytestmark = pytest.mark.skipif(not report.CHROMIUM.exists(), reason="needs Debian's chromium")
 
 
-@pytest.fixture(scope="module")
-def build(tmp_path_factory) -> Path:
-    """The default build (the same job as `atlas build`)."""
-    from atlas.cli.build import build_cmd
-    out = tmp_path_factory.mktemp("build")
-    result = CliRunner().invoke(build_cmd, ["--out", str(out)])
-    assert result.exit_code == 0, result.output
-    return out
+@pytest.fixture
+def build(built_site) -> Path:
+    """The default build (the session's shared `built_site`, tests/conftest.py; read only)."""
+    return built_site
 
 
 def pdf_pages(path: Path) -> int:

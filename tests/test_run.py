@@ -378,3 +378,30 @@ draws = 200
     sinks = pd.read_csv(tmp_path / "out" / "data" / "sinks_pilots.csv").set_index("pilot_id")
     assert sinks.loc["P1-08", "emissions_tco2_per_yr"] == pytest.approx(by_band[2])
     assert sinks.loc["P1-08", "emissions_source"].endswith("band 2")
+
+
+def test_loss_layer_gives_loss_by_year_and_around_designation(tif, tmp_path):
+    # a Hansen lossyear tile whose every cell was lost in 2015 (class 15): all of Shenzhen (P1-08, designated
+    # 2010) counts as lost in 2015 and in no other year, so before 2010 nothing, from 2010 on its area / 15 yr
+    tif("Hansen_GFC-2024-v1.12_lossyear_30N_110E.tif", np.full((400, 400), 15, dtype=np.uint8),
+        Affine(0.025, 0, 110, 0, -0.025, 30))
+    path = write_config(tmp_path, """
+[run]
+out = "out"
+[regions]
+ids = ["P1-08"]
+[loss]
+paths = ["Hansen_GFC-2024-v1.12_lossyear_30N_110E.tif"]
+[sinks]
+draws = 200
+""")
+    run(load_config(path))
+    data = tmp_path / "out" / "data"
+    by_year = pd.read_csv(data / "forest_loss_by_year_pilots.csv").set_index("year")["loss_ha"]
+    assert list(by_year.index) == list(range(2001, 2025))
+    assert by_year[2015] > 0 and by_year.drop(2015).eq(0).all()
+    around = pd.read_csv(data / "forest_loss_designation_pilots.csv").set_index("pilot_id")
+    assert around.loc["P1-08", "designation_year"] == 2010 and around.loc["P1-08", "loss_ha_per_yr_before"] == 0
+    assert around.loc["P1-08", "loss_ha_per_yr_after"] == pytest.approx(by_year[2015] / 15)
+    sinks = pd.read_csv(data / "sinks_pilots.csv").set_index("pilot_id")
+    assert sinks.loc["P1-08", "tier1_gross_loss_tco2_per_yr_central"] > 0      # assessed, so not empty

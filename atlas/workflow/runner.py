@@ -186,6 +186,8 @@ class _Graph:
                   "compensation": ledger.reset_index()}
         if "emissions" in self.layers:
             tables["emissions_raster"] = self.layers["emissions"].table
+        if "loss" in self.layers:
+            tables.update(self.loss_tables(regions))
         if tracked is not None:
             tables["targets_tracking"] = tracked
         series = steps.emissions_series() if self.reg is not None else None
@@ -374,6 +376,18 @@ class _Graph:
             name: {b: round(float(row[b]) / CO2_PER_C / 1e9, 4) for b in ("low", "central", "high")}
             for name, row in totals.iterrows()}
         return per_province, key
+
+    def loss_tables(self, regions) -> dict[str, pd.DataFrame]:
+        """Forest loss per region and year from the loss layer, and before vs after designation."""
+        from atlas.carbon.forest_loss import loss_around_designation, loss_by_year
+
+        loss = self.layers["loss"]
+        by_year = loss_by_year(loss.table, self.id_column, codes=getattr(loss.spec, "classes", {}).keys())
+        out = {"forest_loss_by_year": by_year}
+        if "year" in regions and self.reg is not None:
+            designation = regions.set_index(self.id_column)["year"]
+            out["forest_loss_designation"] = loss_around_designation(by_year, designation, self.id_column)
+        return out
 
     def validation(self, province_frame, province_sinks, official) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The atlas' provincial and mainland figures beside official statistics and published
