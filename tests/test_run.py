@@ -405,3 +405,29 @@ draws = 200
     assert around.loc["P1-08", "loss_ha_per_yr_after"] == pytest.approx(by_year[2015] / 15)
     sinks = pd.read_csv(data / "sinks_pilots.csv").set_index("pilot_id")
     assert sinks.loc["P1-08", "tier1_gross_loss_tco2_per_yr_central"] > 0      # assessed, so not empty
+
+
+def test_department_inventory_in_a_run(tmp_path):
+    """[sinks].inventory: the department's sub-compartments replace the inventory estimate of their pilot."""
+    pd.DataFrame({"小班号": ["A1", "A2", "A3"], "优势树种": ["杉木", "马尾松", "银杏"], "面积": [12.5, 8.0, 1.0],
+                  "蓄积": [1500, 900, 50], "县": ["三明市"] * 3}).to_csv(tmp_path / "xb.csv", index=False,
+                                                                         encoding="gbk")
+    path = write_config(tmp_path, """
+[run]
+out = "out"
+[regions]
+ids = ["P3-16", "P3-17"]
+[sinks]
+draws = 300
+inventory = "xb.csv"
+inventory_columns = "小班号=id,优势树种=species,面积=area_ha,蓄积=stock_m3,县=region"
+inventory_encoding = "gbk"
+""")
+    run(load_config(path))
+    sinks = pd.read_csv(tmp_path / "out" / "data" / "sinks_pilots.csv").set_index("pilot_id")
+    assert sinks.loc["P3-16", "inventory_period"] == "sub-compartment inventory of the department"
+    assert sinks.loc["P3-17", "inventory_period"] != "sub-compartment inventory of the department"
+    # 2,400 m³ of usable stock: a sink of hundreds of tonnes, not the city-wide millions
+    assert 0 < sinks.loc["P3-16", "sink_tco2_per_yr_central"] < 1e4
+    rejected = pd.read_csv(tmp_path / "out" / "data" / "inventory_rejected_pilots.csv")
+    assert rejected["id"].tolist() == ["A3"]

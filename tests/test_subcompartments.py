@@ -54,3 +54,27 @@ def test_sinks_per_region():
 def test_missing_mapped_column_is_named():
     with pytest.raises(ConfigError, match="蓄积"):
         sub.normalise(pd.DataFrame({"a": [1]}), {"蓄积": "stock_m3"}, "xb.csv")
+
+
+def test_cli_inventory_in_gbk_reports_unused_rows_and_feeds_compensate(tmp_path):
+    """A department's sub-compartments for 三明 (P3-16) in a GBK CSV with local column names."""
+    from click.testing import CliRunner
+
+    from atlas.cli import cli
+
+    pd.DataFrame({"小班号": ["A1", "A2", "A3", "A4"], "优势树种": ["杉木", "马尾松", "毛竹", "杉木"],
+                  "面积": [12.5, 8.0, 5.0, 3.0], "蓄积": [1500, 900, 300, None], "县": ["三明市"] * 4}
+                 ).to_csv(tmp_path / "xb.csv", index=False, encoding="gbk")
+    out = tmp_path / "sinks.csv"
+    res = CliRunner().invoke(cli, ["sinks", "--inventory", str(tmp_path / "xb.csv"), "--encoding", "gbk",
+                                   "--columns", "小班号=id,优势树种=species,面积=area_ha,蓄积=stock_m3,县=region",
+                                   "--id", "三明", "--draws", "300", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    rejected = pd.read_csv(tmp_path / "sinks.rejected.csv").set_index("id")["reason"].to_dict()
+    assert rejected == {"A3": "unknown species group: 毛竹", "A4": "missing or negative stock"}
+    table = pd.read_csv(out).set_index("pilot_id")
+    # A1 + A2: 2,400 m³ of stock on 20.5 ha, grown at Fujian's net inventory rate, a sink
+    assert table.loc["P3-16", "stock_m3"] == 2400 and table.loc["P3-16", "forest_ha"] == 20.5
+    assert 0 < table.loc["P3-16", "sink_tco2_per_yr_low"] < table.loc["P3-16", "sink_tco2_per_yr_high"]
+    ledger = CliRunner().invoke(cli, ["compensate", str(out), "--price", "100"])
+    assert ledger.exit_code == 0, ledger.output

@@ -126,6 +126,9 @@ def subcompartment_sinks(used: pd.DataFrame, rates: pd.DataFrame, params: pd.Dat
     """
     from atlas.carbon.stock_change import stock_change_sinks
 
+    # a species group whose conversion parameters are not in the table uses the national ``all`` row
+    available = set(params["group"])
+    used = used.assign(group=used["group"].where(used["group"].isin(available), "all"))
     by = used.groupby(["region", "group"], sort=True).agg(stock_m3=("stock_m3", "sum"), forest_ha=("area_ha", "sum"),
                                                           subcompartments=("id", "size")).reset_index()
     missing = sorted(set(by["region"]) - set(rates.index))
@@ -141,5 +144,11 @@ def subcompartment_sinks(used: pd.DataFrame, rates: pd.DataFrame, params: pd.Dat
     totals = by.groupby("region")[["forest_ha", "stock_m3", "subcompartments"]].sum()
     out = totals.join(sums)
     out["net_sink_tco2_per_ha_yr_central"] = out["net_sink_tco2_per_yr_central"] / out["forest_ha"]
+    if "net_only" in rates:  # a net rate of stock change does not tell removals from losses
+        net_only = rates["net_only"].reindex(out.index).fillna(False).astype(bool)
+        out.loc[net_only, [c for c in out.columns if c.startswith(("gross_removal", "gross_loss"))]] = np.nan
     out["method"] = "China provincial inventory guidelines: stock change from the department's sub-compartments"
+    for bound in ("low", "central", "high"):  # the headline columns `atlas compensate` pays for
+        out[f"sink_tco2_per_yr_{bound}"] = out[f"net_sink_tco2_per_yr_{bound}"]
+    out["sink_method"] = out["method"]
     return out

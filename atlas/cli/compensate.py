@@ -9,7 +9,7 @@ import pandas as pd
 
 from atlas.carbon import compensation as comp
 from atlas.cli.options import emit
-from atlas.errors import AtlasError, ConfigError, FactorError, RasterReadError
+from atlas.errors import ConfigError, FactorError
 
 
 class FractionType(click.ParamType):

@@ -25,6 +25,7 @@ from pathlib import Path
 import pandas as pd
 
 from atlas._io import atomic_path, write_text_atomic
+from atlas.paths import layers_dir
 
 log = logging.getLogger(__name__)
 
@@ -188,3 +189,23 @@ class StepCache:
     def computed(self) -> list[str]:
         """Names of the steps this run computed (not reused)."""
         return [s.name for s in self.steps if not s.reused]
+
+
+def code_fingerprint() -> str:
+    """A key of the package's own code: every step key includes it, so a run made by a changed
+    atlas recomputes instead of reusing artifacts the old code made."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")) + sorted(package.rglob("*.toml")):
+        if "__pycache__" not in path.parts:
+            digest.update(path.relative_to(package).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:20]
+
+
+def site_inputs() -> list[Path]:
+    """Files the site's look depends on: the publish package (code, templates, assets) and the
+    layer specs."""
+    publish = Path(__file__).resolve().parent.parent / "publish"
+    files = [p for p in publish.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return sorted(files) + sorted(layers_dir().glob("*.toml"))

@@ -72,7 +72,7 @@ from pathlib import Path
 from atlas.carbon import compensation as comp
 from atlas.carbon.sinks import DEFAULT_DRAWS, DEFAULT_SEED
 from atlas.errors import ConfigError
-from atlas.workflow.schema import TABLE_FORMATS, Document, LayerTable, validate_document, where
+from atlas.workflow.schema import TABLE_FORMATS, Document, validate_document, where
 
 SCHEMES = comp.SCHEMES
 __all__ = ["LayerConfig", "RunConfig", "SCHEMES", "TABLE_FORMATS", "load_config", "parse_config"]

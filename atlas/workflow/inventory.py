@@ -65,18 +65,33 @@ def place_rows(rows: pd.DataFrame, regions: gpd.GeoDataFrame, id_column: str) ->
 
 
 def province_rates(official: pd.DataFrame | None, region_province: pd.Series) -> pd.DataFrame:
-    """Region → the latest gross growth and consumption rates of stock (fractions per year) of
-    its province in the official statistics."""
+    """Region → the growth and consumption rates of stock (fractions per year) of its province.
+
+    The inventories' gross growth and consumption rates where the official statistics give
+    them; otherwise the province's net rate of stock change between its two latest national
+    forest inventories, ``(V_end / V_start)^(1/years) − 1``, as the growth rate with no separate
+    consumption (``net_only`` is then true: removals and losses are not told apart).
+    """
     if official is None:
-        raise ConfigError("No official statistics with growth and consumption rates of stock",
-                          f"geodata/official_forest_stats.csv with stock_gross_growth_rate rows",
+        raise ConfigError("No official forest statistics", "geodata/official_forest_stats.csv",
                           "reinstall the package")
     out = {}
     for name in ("stock_gross_growth_rate", "stock_consumption_rate"):
         rows = official[(official["indicator"] == name) & (official["region_level"] == "province")]
         latest = rows.sort_values("year").groupby("adcode")["value"].last() / 100.0  # %/yr → fraction
-        out[name.replace("stock_", "")] = region_province.map(latest)
-    return pd.DataFrame(out, index=region_province.index)
+        out[name.replace("stock_", "")] = region_province.map(latest).astype(float)
+    rates = pd.DataFrame(out, index=region_province.index)
+    rates["net_only"] = False
+    missing = rates[["gross_growth_rate", "consumption_rate"]].isna().any(axis=1)
+    if missing.any():
+        from atlas.carbon.headline import nfi_stock_pairs
+
+        pairs = nfi_stock_pairs(official, pd.Index(sorted(set(region_province.dropna()))))
+        net = (pairs["stock_end_m3"] / pairs["stock_start_m3"]) ** (1 / pairs["years"]) - 1
+        rates.loc[missing, "gross_growth_rate"] = region_province[missing].map(net).astype(float)
+        rates.loc[missing, "consumption_rate"] = 0.0
+        rates.loc[missing, "net_only"] = True
+    return rates
 
 
 def inventory_sinks(path: Path, mapping: dict[str, str], regions: gpd.GeoDataFrame, id_column: str,
@@ -97,7 +112,7 @@ def inventory_sinks(path: Path, mapping: dict[str, str], regions: gpd.GeoDataFra
         raise ConfigError("The regions have no province", "registry pilots (province_adcode)",
                           "select registry pilots for an inventory estimate")
     rates = province_rates(official, province.reindex(sorted(set(used["region"]))))
-    no_rates = rates.isna().any(axis=1)
+    no_rates = rates[["gross_growth_rate", "consumption_rate"]].isna().any(axis=1)
     if no_rates.any():
         lost = used["region"].isin(rates.index[no_rates])
         rejected = pd.concat([rejected, pd.DataFrame({"id": used.loc[lost, "id"], "species": used.loc[lost, "species"],
