@@ -431,3 +431,34 @@ inventory_encoding = "gbk"
     assert 0 < sinks.loc["P3-16", "sink_tco2_per_yr_central"] < 1e4
     rejected = pd.read_csv(tmp_path / "out" / "data" / "inventory_rejected_pilots.csv")
     assert rejected["id"].tolist() == ["A3"]
+
+
+def test_land_cover_series_gives_forest_per_year(tif, tmp_path):
+    # two years of a Hansen-style cover stack over 20-30°N: 60 % canopy in band 1 everywhere, 0 in band 2's
+    # northern half; with the threshold of 30 % all of Shenzhen (south of 25°N) is forest in both years
+    first = np.full((400, 400), 60, dtype=np.uint8)
+    second = first.copy()
+    second[:200, :] = 0
+    tif("cover.tif", np.stack([first, second]), Affine(0.025, 0, 110, 0, -0.025, 30))
+    path = write_config(tmp_path, """
+[run]
+out = "out"
+[regions]
+ids = ["P1-08", "P1-11"]
+[forest]
+paths = ["cover.tif"]
+kind = "fraction"
+units = "percent"
+threshold = 30
+bands = "all"
+[sinks]
+draws = 200
+""")
+    run(load_config(path))
+    by_year = pd.read_csv(tmp_path / "out" / "data" / "forest_by_year_pilots.csv")
+    shenzhen = by_year[by_year["pilot_id"] == "P1-08"].set_index("band")["forest_ha"]
+    assert shenzhen[1] == pytest.approx(shenzhen[2]) and shenzhen[1] > 0
+    nanchang = by_year[by_year["pilot_id"] == "P1-11"].set_index("band")["forest_ha"]   # 28-29°N: north half
+    assert nanchang[1] > 0 and nanchang[2] == 0
+    sinks = pd.read_csv(tmp_path / "out" / "data" / "sinks_pilots.csv").set_index("pilot_id")
+    assert sinks.loc["P1-11", "forest_ha"] == 0            # the sinks use the last band (no year given)

@@ -85,6 +85,11 @@ class Graph:
         for name, layer in self.layers.items():
             self.zonal(name, layer, regions, regions_key)
         forest = self.layers["forest"]
+        if "band" in forest.table:  # a land-cover series: forest per year, the sink year's band for the rest
+            self.extra_tables["forest_by_year"] = steps.forest_by_band(forest.table, forest.spec, regions,
+                                                                        self.id_column)
+            forest.table, band = steps.band_of_year(forest.table, forest.config.year)
+            log.info("forest layer is a stack: sinks use %s", band)
         official = steps.official_statistics() if self.reg is not None else None
         calibrate = official is not None and forest.spec.name == "igbp"
         provinces = self.province_zonal() if self.reg is not None and (cfg.provinces or calibrate) else None
@@ -294,6 +299,7 @@ class Graph:
                           self.cache.fingerprint([geodata_dir() / "boundaries.gpkg"]), self.code)
         table = self.cache.frame("zonal_forest_provinces", key, lambda: steps.zonal(
             outlines, forest.readers, forest.spec, "adcode", self.cfg.workers, self.compute.client(forest.config)))
+        table, _ = steps.band_of_year(table, forest.config.year)
         return outlines, table, key
 
     def province_sinks(self, province_frame: pd.DataFrame, provinces, forest_key: str, official):

@@ -86,15 +86,12 @@ def open_configured(layer: LayerConfig, default_product: str | None = None):
                       series=layer.series)
 
 
-def emissions_of_year(table: pd.DataFrame, column: str, id_column: str, year: int | None) -> tuple[pd.Series, str]:
-    """Region → emissions from an emissions layer's zonal table, and which band was used.
-
-    A single-band table gives its one value per region. A stack (``band`` and maybe ``time``
-    columns, one row per region and band) gives the band whose time falls in ``year``, else
-    its last band; the choice is returned so the sinks table can state it.
-    """
+def band_of_year(table: pd.DataFrame, year: int | None) -> tuple[pd.DataFrame, str]:
+    """The rows of one band of a stacked zonal table (``band`` and maybe ``time`` columns, one row
+    per region and band): the band whose time falls in ``year``, else the last band; with the
+    choice as a label (empty for a single-band table, returned as it is)."""
     if "band" not in table:
-        return table.set_index(id_column)[column], ""
+        return table, ""
     number = pd.to_numeric(table["band"], errors="coerce")  # the engine may label bands as text
     bands = table.assign(number=number)[["number"] + (["time"] if "time" in table else [])].drop_duplicates("number")
     chosen = bands["number"].max()
@@ -103,7 +100,28 @@ def emissions_of_year(table: pd.DataFrame, column: str, id_column: str, year: in
         chosen = match["number"].iloc[-1] if len(match) else chosen
     rows = table[number == chosen]
     label = f"band {int(chosen)}" + (f" ({rows['time'].iloc[0]})" if "time" in rows and len(rows) else "")
+    return rows.drop(columns=[c for c in ("band", "time") if c in rows]).reset_index(drop=True), label
+
+
+def emissions_of_year(table: pd.DataFrame, column: str, id_column: str, year: int | None) -> tuple[pd.Series, str]:
+    """Region → emissions (t CO2/yr) from an emissions layer's zonal table (:func:`band_of_year` for
+    a stack), and which band was used."""
+    rows, label = band_of_year(table, year)
     return rows.set_index(id_column)[column], label
+
+
+def forest_by_band(stack: pd.DataFrame, spec: LayerSpec, regions: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Forest area per region and band (year) of a stacked land-cover or cover layer: long form
+    ``id, band, [time,] forest_ha, forest_share_of_land``."""
+    keys = ["band"] + (["time"] if "time" in stack else [])
+    parts = []
+    for key, rows in stack.groupby(keys, sort=True):
+        frame = forest(rows.drop(columns=keys).reset_index(drop=True), spec, regions, id_column)
+        part = frame[["forest_ha", "forest_share_of_land"]].reset_index()
+        for name, value in zip(keys, key if isinstance(key, tuple) else (key,)):
+            part.insert(1, name, value)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
 
 
 def layer_label(layer: LayerConfig) -> str:
