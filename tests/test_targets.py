@@ -90,7 +90,7 @@ def test_carbon_intensity_targets_of_province_pilots_are_judged_on_ceads_and_rea
 
     reg = registry.load_registry()
     ids = reg.pilots["pilot_id"]
-    forest = pd.DataFrame({"forest_share_of_land": 0.1}, index=ids)
+    forest = pd.DataFrame({"forest_ha": 10.0, "land_area_ha": 100.0}, index=ids)
     tracked = steps.track(reg, ids, forest, 2019, "test", steps.official_statistics())
     intensity = tracked[tracked["indicator"].str.startswith("carbon_intensity")]
     tianjin = intensity[(intensity["pilot_id"] == "P1-06") & (intensity["target_year"] == 2015)].iloc[0]

@@ -255,7 +255,8 @@ def track(reg: registry.Registry, pilot_ids: pd.Series, forest_frame: pd.DataFra
     """Declared targets of the selected pilots judged against official statistics, with the
     run's raster forest share beside coverage targets (never judged on it)."""
     mine = reg.targets[reg.targets["pilot_id"].isin(pilot_ids)]
-    share = forest_frame["forest_share_of_land"] * 100.0 if year is not None else None
+    raster = forest_frame.get("raster_forest_ha", forest_frame.get("forest_ha"))  # the raster's own area
+    share = raster / forest_frame["land_area_ha"] * 100.0 if year is not None and raster is not None else None
     tracked = targets.track_targets(mine, official, reg.pilots, share, year, source)
     intensity = intensity_table()
     if intensity is None:
