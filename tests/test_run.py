@@ -198,7 +198,7 @@ draws = 200
 [compute]
 {compute}
 """
-    cluster = run(load_config(write_config(tmp_path, text.format(out="cluster", compute="cluster_workers = 2"),
+    cluster = run(load_config(write_config(tmp_path, text.format(out="cluster", compute="scheduler = 'local'\ncluster_workers = 2"),
                                            "c.toml")))
     assert cluster.compute.startswith("LocalCluster")
     threads = run(load_config(write_config(tmp_path, text.format(out="threads", compute="scheduler = 'threads'"),

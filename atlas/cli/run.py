@@ -47,8 +47,8 @@ def run_cmd(config_file: str, scheduler: str | None, out_dir: str | None) -> Non
     printed by `atlas build --print-config`); see atlas/workflow/config.py for every key.
 
     Steps whose inputs and settings are unchanged are reused from OUT/.atlas-run, so a
-    re-run does no new work and a killed run resumes where it stopped. Multi-tile
-    mosaics run on a local dask cluster unless a scheduler is given.
+    re-run does no new work and a killed run resumes where it stopped. Zonal steps run on
+    local threads unless --scheduler names a dask cluster (or 'local' for a LocalCluster).
     """
     import dataclasses
     from pathlib import Path

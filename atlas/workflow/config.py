@@ -56,8 +56,7 @@ are relative to the configuration file; ``~`` and ``${VARIABLES}`` are expanded.
     [compute]
     workers = 2                         # local threads of the zonal engine
     scheduler = "tcp://10.0.0.5:8786"   # a dask.distributed cluster; "local" starts a LocalCluster;
-                                        # "threads" keeps to local threads (default: threads, or a
-                                        # LocalCluster when a layer is a mosaic of several tiles)
+                                        # "threads" (the default) keeps to local threads
     cluster_workers = 2                 # worker processes of that LocalCluster
 """
 
