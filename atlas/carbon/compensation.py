@@ -177,7 +177,11 @@ def ledger(sinks: pd.DataFrame, scheme: str = "removals", price: float = DEFAULT
     FactorError
         Unknown scheme or estimate, a missing column, or a baseline scheme without baseline.
     """
+    # the headline sink of a sinks table; a table of one net estimate (a stock-change result, the pages'
+    # pilot table) names it net_sink_*
     column = f"sink_tco2_per_yr_{estimate}"
+    if column not in sinks and f"net_sink_tco2_per_yr_{estimate}" in sinks:
+        column = f"net_sink_tco2_per_yr_{estimate}"
     if estimate not in ESTIMATES:
         raise FactorError(f"Unknown sink estimate {estimate!r}", f"one of {ESTIMATES}")
     if scheme not in SCHEMES:

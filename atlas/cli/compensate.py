@@ -8,7 +8,7 @@ import click
 import pandas as pd
 
 from atlas.carbon import compensation as comp
-from atlas.cli.options import emit
+from atlas.cli.options import emit, excel_option
 from atlas.errors import ConfigError, FactorError
 
 
@@ -72,6 +72,7 @@ def read_sinks(path: str | Path, columns: dict[str, str], id_column: str | None 
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help=".csv, .gpkg or .parquet "
               "(default: CSV on stdout). The ledger carries its parameters as columns.")
 @click.option("--overwrite", is_flag=True)
+@excel_option
 def compensate_cmd(sinks_table, scheme, price, rate, growth, years, contribution_share, baseline_table, estimate,
                    id_column, output, overwrite):
     """Compensation ledger per region from SINKS_TABLE (the output of `atlas sinks` or `atlas build`:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from atlas.carbon.evaluation import COHORTS, CONTROLS, LEVELS, OUTCOMES
+from atlas.cli.options import excel_option, excel_requested
 
 
 @click.command("evaluate")
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Effects table (.csv, .parquet or .gpkg).")
+              help="Effects table (.csv, .json, .parquet or .gpkg).")
 @click.option("--trajectories", type=click.Path(dir_okay=False),
               help="Also write per-pilot observed vs matched-control trajectories here.")
 @click.option("--outcome", type=click.Choice(list(OUTCOMES)), default="log_emissions", show_default=True)
@@ -26,6 +27,7 @@ from atlas.carbon.evaluation import COHORTS, CONTROLS, LEVELS, OUTCOMES
               help="Unit-bootstrap replications for the intervals (0: cluster-robust analytic).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
 @click.option("--overwrite", is_flag=True)
+@excel_option
 def evaluate_cmd(output, trajectories, outcome, cohorts, controls, window, level, alpha, n_boot, seed,
                  overwrite):
     """Did designation change emissions? Sun–Abraham event study of the 2010/2012/2017 pilot
@@ -38,10 +40,11 @@ def evaluate_cmd(output, trajectories, outcome, cohorts, controls, window, level
     chosen = tuple(int(c) for c in cohorts) or COHORTS
     effects = evaluation.event_study(panel, cohorts=chosen, window=tuple(window), controls=controls,
                                      outcome=outcome, level=level, alpha=alpha, seed=seed, n_boot=n_boot)
-    paths = [write_frame(effects, output, overwrite=overwrite)]
+    excel = excel_requested()
+    paths = [write_frame(effects, output, overwrite=overwrite, excel=excel)]
     if trajectories:
         paths.append(write_frame(pilot_trajectories(panel, level=level, cohorts=chosen, controls=controls),
-                                 trajectories, overwrite=overwrite))
+                                 trajectories, overwrite=overwrite, excel=excel))
     click.echo("Caveats / 注意:", err=True)
     for caveat in evaluation.CAVEATS:
         click.echo(f"  - {caveat}", err=True)

@@ -173,6 +173,21 @@ def select_from_options(frame, batches, levels, province, year, ids):
     return chosen
 
 
+def own_regions(func):
+    """Add --regions FILE, --id-column and --layer: the user's own outlines instead of the pilots."""
+    options = [
+        click.option("--regions", "regions_file", type=click.Path(exists=True, dir_okay=False),
+                     help="Use your own outlines (GeoPackage, GeoJSON, Shapefile…) instead of the pilots."),
+        click.option("--id-column", default="pilot_id", show_default=True,
+                     help="Column naming each region of --regions."),
+        click.option("--layer", "regions_layer",
+                     help="Layer of a multi-layer --regions file (a GeoPackage with several layers)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 def _set_excel(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
     ctx.meta[EXCEL_KEY] = bool(value)
     return value
@@ -212,3 +227,67 @@ def emit(table: pd.DataFrame, output: str | None, overwrite: bool, outlines=None
         table = outlines[[id_column, "geometry"]].merge(table, on=id_column)
     write_frame(table, output, overwrite=overwrite, excel=excel)
     click.echo(f"{len(table)} rows written to {output}", err=True)
+
+
+def keep_columns_option(func):
+    """Add ``--keep-columns``: which attributes of the regions go next to the statistics."""
+    return click.option("--keep-columns", "keep_columns",
+                        help="Attributes of the regions kept next to the statistics: comma-separated names, "
+                             "'all' or 'none'. Default: all attributes of --regions; name_zh for the pilots.")(func)
+
+
+def with_attributes(table: pd.DataFrame, regions: pd.DataFrame, id_column: str, keep: str | None,
+                    default: str = "all") -> tuple[pd.DataFrame, list[str]]:
+    """``table`` with the chosen attributes of ``regions`` after its id column, and notes.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Per-region results with ``id_column`` (several rows per region are fine).
+    regions : DataFrame
+        The regions and their attributes (geometry is never kept).
+    keep : str, optional
+        ``--keep-columns``: ``all``, ``none`` or comma-separated column names; ``default`` when None.
+    default : str
+        What ``keep=None`` means.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        An attribute whose name a result column already has is kept as ``<name>_attr``; the
+        notes say so.
+
+    Raises
+    ------
+    OptionValueError
+        A named column is not an attribute of the regions.
+    """
+    spec = (default if keep is None else keep).strip()
+    geometry = getattr(regions, "geometry", None)
+    skip = {id_column, geometry.name if geometry is not None else "geometry"}
+    available = [str(c) for c in regions.columns if c not in skip]
+    if spec.lower() == "all":
+        chosen = available
+    elif spec.lower() in ("none", ""):
+        chosen = []
+    else:
+        chosen = list(dict.fromkeys(c.strip() for c in spec.split(",") if c.strip()))
+        unknown = [c for c in chosen if c not in available]
+        if unknown:
+            raise OptionValueError(f"--keep-columns {keep} names {', '.join(unknown)}, which the regions do not have",
+                                   "attributes of the regions: " + (", ".join(available) or "(none)"),
+                                   "give those names, or 'all' / 'none'")
+    if not chosen:
+        return table, []
+    notes, names = [], {}
+    for column in chosen:
+        names[column] = f"{column}_attr" if column in table.columns else column
+        if names[column] != column:
+            notes.append(f"the regions' attribute {column!r} is kept as {names[column]!r} (a result column has "
+                         "that name)")
+    attributes = pd.DataFrame(regions[[id_column, *chosen]]).rename(columns=names)
+    merged = table.merge(attributes, on=id_column, how="left", sort=False)
+    order = [id_column, *names.values()] + [c for c in table.columns if c != id_column]
+    out = merged[order]
+    out.attrs = dict(table.attrs)
+    return out, notes

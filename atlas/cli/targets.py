@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import click
 
-from atlas.cli.options import emit, region_filters, select_from_options
+from atlas.cli.options import emit, excel_option, region_filters, select_from_options
 
 
 @click.command("targets")
 @region_filters
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help=".csv (default: stdout).")
-@click.option("--overwrite", is_flag=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help=".csv, .json, .gpkg or .parquet (default: CSV on stdout).")
+@click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
+@excel_option
 def targets_cmd(batches, levels, province, year, ids, output, overwrite):
     """Every declared target (NCSC 2013 report, Tables 3-16) judged against comparable
     measurements: official forest statistics, CEADs emissions over real GDP; the raster

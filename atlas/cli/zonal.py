@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from atlas.cli.options import emit, region_filters, select_from_options
+from atlas.cli.options import (emit, excel_option, keep_columns_option, own_regions, region_filters,
+                                select_from_options, with_attributes)
 from atlas.rasters import PRODUCTS, open_layer
 from atlas.rasters.units import QuantityKind
 
@@ -31,18 +32,19 @@ from atlas.rasters.units import QuantityKind
 @click.option("--threshold", type=float, help="Canopy-cover threshold in percent for cover layers "
               "(Hansen default 30): cells at or above it count as forest.")
 @region_filters
-@click.option("--regions", "regions_file", type=click.Path(exists=True, dir_okay=False),
-              help="Use your own outlines (GeoPackage, GeoJSON, Shapefile…) instead of the pilots.")
-@click.option("--id-column", default="pilot_id", show_default=True, help="Column naming each region of --regions.")
+@own_regions
+@keep_columns_option
 @click.option("--encoding", help="Text encoding of --regions attributes when the file does not declare it "
               "(e.g. gbk for Chinese shapefiles without a .cpg).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
-              help="Output file: .csv, .gpkg or .parquet (GeoParquet with outlines). Default: CSV on stdout.")
+              help="Output file: .csv, .json (records), .geojson, .gpkg or .parquet (GeoParquet); the spatial ones "
+                   "carry the outlines. Default: CSV on stdout.")
 @click.option("--overwrite", is_flag=True, help="Replace the output file if it exists.")
 @click.option("--workers", type=int, help="Local threads (default: all cores).")
 @click.option("--scheduler", help="Address of a dask.distributed scheduler to run on (e.g. tcp://host:8786).")
+@excel_option
 def zonal_cmd(rasters, product, kind, units, name, band, bands, series, stats, nodata, threshold, batches, levels,
-              province, year, ids, regions_file, id_column, encoding, output, overwrite, workers, scheduler):
+              province, year, ids, regions_file, id_column, regions_layer, keep_columns, encoding, output, overwrite, workers, scheduler):
     """Exact per-pilot statistics of RASTERS (one file, or the tiles of a mosaic).
 
     Partial cells count by the share of their area on the WGS84 ellipsoid inside each
@@ -56,6 +58,8 @@ def zonal_cmd(rasters, product, kind, units, name, band, bands, series, stats, n
       atlas zonal series.tif --kind flux_density --units 'kg CO2 m-2 s-1' --band all -o monthly.csv
       atlas zonal --series m01.tif m02.tif m03.tif --kind amount --units 't CO2/cell/yr'
       atlas zonal cover.tif --kind fraction --units percent --stats mean,p10,p90
+      atlas zonal cover.tif --kind fraction --units percent --regions counties.gpkg
+          --layer counties --id-column code --keep-columns name,area --excel -o counties.csv
     """
     from atlas.regions import boundaries, registry
     from atlas.zonal import zonal_stats
@@ -69,10 +73,12 @@ def zonal_cmd(rasters, product, kind, units, name, band, bands, series, stats, n
     readers, spec = open_layer(list(rasters), product=product, kind=kind, units=units, name=name, band=band_number,
                                nodata=nodata, threshold=threshold, bands=bands, series=series)
     if regions_file:
-        regions = boundaries.read_regions(regions_file, id_column, encoding=encoding)
+        regions = boundaries.read_regions(regions_file, id_column, encoding=encoding, layer=regions_layer)
     else:
         reg = registry.load_registry()
         regions = select_from_options(boundaries.load_pilot_boundaries(reg), batches, levels, province, year, ids)
+    kept = "all" if regions_file else "name_zh"
+    with_attributes(regions[[id_column]].head(0), regions, id_column, keep_columns, kept)  # bad names fail now
     client = None
     if scheduler:
         from distributed import Client
@@ -92,11 +98,12 @@ def zonal_cmd(rasters, product, kind, units, name, band, bands, series, stats, n
     finally:
         if client is not None:
             client.close()
-    if "name_zh" in regions:
-        names = dict(zip(regions[id_column], regions["name_zh"]))
-        table.insert(1, "name_zh", table[id_column].map(names).to_numpy())
+    table, kept_notes = with_attributes(table, regions, id_column, keep_columns, kept)
     if spec.caveat:
         click.echo(f"note: {spec.caveat}", err=True)
-    for note in table.attrs.get("notes", ()):
+    for column, how in table.attrs.get("conversions", {}).items():
+        if not column.endswith("_per_ha"):
+            click.echo(f"note: {column} = {how}", err=True)
+    for note in [*table.attrs.get("notes", ()), *kept_notes]:
         click.echo(f"note: {note}", err=True)
     emit(table, output, overwrite, outlines=regions, id_column=id_column)

@@ -119,8 +119,42 @@ def area_table(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     return pd.DataFrame(frame.drop(columns=frame.geometry.name))
 
 
-def read_regions(path: str | Path, id_column: str, encoding: str | None = None) -> gpd.GeoDataFrame:
+def vector_layers(path: str | Path) -> list[str]:
+    """The layer names of a vector file (one for GeoJSON or a Shapefile, any number for a GeoPackage)."""
+    import pyogrio
+
+    try:
+        return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
+        raise BoundaryError(f"Cannot read regions from {path}: {exc}", "a vector file GDAL can read",
+                            "check the path and format") from exc
+
+
+def choose_layer(path: str | Path, layer: str | None, how: str = "pass --layer") -> str | None:
+    """The layer of ``path`` to read: ``layer`` if the file has it, the only layer when there is one.
+
+    Raises
+    ------
+    BoundaryError
+        ``layer`` is not in the file, or the file has several layers and none was chosen
+        (``how`` is what the fix tells the user to do: ``pass --layer`` or ``set [regions].layer to``).
+    """
+    names = vector_layers(path)
+    shown = ", ".join(names)
+    if layer is not None and layer not in names:
+        raise BoundaryError(f"{path} has no layer {layer!r} (layers: {shown})", "one of the file's layers",
+                            f"{how} one of: {shown}")
+    if layer is None and len(names) > 1:
+        raise BoundaryError(f"found {len(names)} layers in {path} ({shown})", "one layer",
+                            f"{how} NAME")
+    return layer
+
+
+def read_regions(path: str | Path, id_column: str, encoding: str | None = None,
+                 layer: str | None = None) -> gpd.GeoDataFrame:
     """Read user outlines from any vector file GDAL reads, checking ids, CRS and geometries.
+
+    Every attribute of the file is kept.
 
     Parameters
     ----------
@@ -131,9 +165,19 @@ def read_regions(path: str | Path, id_column: str, encoding: str | None = None) 
     encoding : str, optional
         Attribute encoding for files that do not declare one (``gbk`` for many Chinese
         shapefiles without a ``.cpg``).
+    layer : str, optional
+        Layer of a multi-layer file (GeoPackage). Required when the file has several: a silent
+        first layer would give the wrong regions.
+
+    Raises
+    ------
+    BoundaryError
+        Unreadable file, several layers and none chosen (the message names them), a missing
+        or repeated id, no CRS, or a missing or invalid outline.
     """
+    layer = choose_layer(path, layer)
     try:
-        frame = gpd.read_file(path, engine="pyogrio", encoding=encoding)
+        frame = gpd.read_file(path, engine="pyogrio", encoding=encoding, layer=layer)
     except Exception as exc:
         raise BoundaryError(f"Cannot read regions from {path}: {exc}", "a vector file GDAL can read",
                             "check the path and format; pass --encoding gbk for GBK attributes") from exc

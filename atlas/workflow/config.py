@@ -12,6 +12,8 @@ are relative to the configuration file; ``~`` and ``${VARIABLES}`` are expanded.
     # file = "my_regions.gpkg"          # ... or your own outlines
     # id_column = "code"
     # encoding = "gbk"
+    # layer = "counties"                # the layer of a multi-layer file (GeoPackage)
+    # name_column = "名称"              # the regions' display names on the site (default: the id)
 
     [forest]                            # default: the embedded MODIS MCD12C1 2019 map
     paths = ["tiles/Hansen_GFC-2024-v1.12_treecover2000_*.tif"]   # globs allowed
@@ -47,9 +49,10 @@ are relative to the configuration file; ``~`` and ``${VARIABLES}`` are expanded.
     [outputs]
     formats = ["csv", "gpkg", "parquet"]
     provinces = false                   # also forest and sinks per province and the mainland total
+    excel = false                       # CSV for Excel: UTF-8 with a byte-order mark, CRLF line ends
 
     [site]
-    publish = true
+    publish = true                      # also for your own outlines ([regions].file)
     tiles = "none"                      # none | osm | amap
     review_number = "GS(2024)0650号"    # the map's review number (审图号), printed on every map
 
@@ -70,7 +73,7 @@ from pathlib import Path
 
 from atlas.carbon import compensation as comp
 from atlas.carbon.sinks import DEFAULT_DRAWS, DEFAULT_SEED
-from atlas.errors import ConfigError
+from atlas.errors import AtlasError, ConfigError
 from atlas.workflow.schema import TABLE_FORMATS, Document, validate_document, where
 
 SCHEMES = comp.SCHEMES
@@ -79,7 +82,12 @@ __all__ = ["LayerConfig", "RunConfig", "SCHEMES", "TABLE_FORMATS", "load_config"
 
 @dataclass(frozen=True)
 class LayerConfig:
-    """A raster layer of a run: files (globs expanded, sorted) and how to read them."""
+    """A raster layer of a run: files (globs expanded, sorted) and how to read them.
+
+    ``name`` (the column stem) and ``groups`` (named sets of class codes reported as one area,
+    e.g. ``(("forest", (1, 2)),)``) are for the user's own generic layers; ``atlas sinks`` names
+    a generic forest layer ``forest`` so its cover or its forest classes give ``forest_ha``.
+    """
 
     paths: tuple[Path, ...]
     product: str | None = None
@@ -91,6 +99,8 @@ class LayerConfig:
     year: int | None = None
     bands: str | tuple[int, ...] | None = None
     series: bool = False
+    name: str | None = None
+    groups: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,8 @@ class RunConfig:
     regions_file: Path | None = None
     id_column: str = "pilot_id"
     encoding: str | None = None
+    regions_layer: str | None = None
+    name_column: str | None = None
     forest: LayerConfig | None = None
     loss: LayerConfig | None = None
     emissions: LayerConfig | None = None
@@ -123,6 +135,7 @@ class RunConfig:
     baseline: Path | None = None
     formats: tuple[str, ...] = ("csv",)
     provinces: bool = False
+    excel: bool = False
     publish_site: bool = False
     tiles: str = "none"
     review_number: str | None = None
@@ -153,6 +166,27 @@ def _resolve(path: Path, loc: tuple, text: str | None) -> Path | None:
     if not resolved.exists():
         _fail(path, loc, f"names {text!r}, which does not exist ({resolved})", "an existing file")
     return resolved
+
+
+def _check_regions_file(path: Path, regions_file: Path, regions) -> None:
+    """The ``[regions]`` file has the layer and columns the config names (read from its header only)."""
+    import pyogrio
+
+    from atlas.regions.boundaries import choose_layer
+
+    try:
+        layer = choose_layer(regions_file, regions.layer, how=f"set [regions].layer in {path.name} to")
+        fields = [str(f) for f in pyogrio.read_info(regions_file, layer=layer, encoding=regions.encoding)["fields"]]
+    except AtlasError as exc:
+        raise ConfigError(f"{path.name}: [regions].file: {exc.found}", exc.expected, exc.fix) from exc
+    except Exception as exc:  # pyogrio raises several unrelated types for unreadable files
+        raise ConfigError(f"{path.name}: [regions].file {regions_file.name} cannot be read ({exc})",
+                          "a vector file GDAL can read", f"edit [regions].file in {path}") from exc
+    for key in ("id_column", "name_column"):
+        column = getattr(regions, key)
+        if column is not None and column not in fields:
+            _fail(path, ("regions", key), f"is {column!r}, which {regions_file.name} does not have",
+                  "one of its columns: " + ", ".join(fields))
 
 
 def _layer(path: Path, name: str, table) -> LayerConfig:
@@ -224,13 +258,16 @@ def parse_config(text: str, path: Path) -> RunConfig:
     if money.scheme == "baseline" and baseline is None:
         _fail(path, ("compensation", "baseline"), "is missing", "a sinks table of the baseline year "
               "(scheme = 'baseline')")
-    if doc.site.publish and regions_file is not None:
-        _fail(path, ("site", "publish"), "is true for your own outlines",
-              "the site needs registry pilots: set publish = false")
+    if regions_file is not None:
+        _check_regions_file(path, regions_file, regions)
+    elif regions.layer is not None or regions.name_column is not None:
+        _fail(path, ("regions", "layer" if regions.layer is not None else "name_column"),
+              "is given without [regions].file", "file = … (your own outlines) with it, or neither")
     sinks = doc.sinks
     return RunConfig(
         path=path, out=(path.parent / (doc.run.out or f"{path.stem}-out")).resolve(), regions=selection,
         regions_file=regions_file, id_column=regions.id_column, encoding=regions.encoding,
+        regions_layer=regions.layer, name_column=regions.name_column,
         forest=_layer(path, "forest", doc.forest) if doc.forest else None,
         loss=_layer(path, "loss", doc.loss) if doc.loss else None,
         emissions=_layer(path, "emissions", doc.emissions) if doc.emissions else None,
@@ -241,5 +278,6 @@ def parse_config(text: str, path: Path) -> RunConfig:
         contribution_share=float(money.contribution_share), growth=float(money.growth), estimate=money.estimate,
         baseline=baseline,
         formats=tuple(dict.fromkeys(doc.outputs.formats)), provinces=doc.outputs.provinces,
+        excel=doc.outputs.excel,
         publish_site=doc.site.publish, tiles=doc.site.tiles, review_number=doc.site.review_number,
         workers=doc.compute.workers, scheduler=doc.compute.scheduler, cluster_workers=doc.compute.cluster_workers)

@@ -123,7 +123,7 @@ class Graph:
             tables["validation_provinces"], tables["validation_mainland"] = self.validation(
                 province_frame, province_sinks, official)
         self.summarise(regions, forest_frame, tracked, province_frame if cfg.provinces else None)
-        tables_key = content_key("tables", regions_key, sinks_key, ledger_key, targets_key, cfg.formats,
+        tables_key = content_key("tables", regions_key, sinks_key, ledger_key, targets_key, cfg.formats, cfg.excel,
                                  self.report.summary, self.code)
         self.cache.output_files("tables", tables_key, lambda: write_tables(
             cfg, self.reg, regions, self.id_column, tables, self.report.summary))
@@ -143,10 +143,10 @@ class Graph:
             inputs = sorted(p for p in geodata_dir().iterdir() if p.suffix in (".csv", ".gpkg"))
             key = content_key("regions", cfg.regions, self.cache.fingerprint(inputs), self.code)
             return self.cache.frame("regions", key, lambda: steps.select_regions(self.reg, cfg.regions)), key
-        key = content_key("regions", cfg.regions_file.name, cfg.id_column, cfg.encoding,
+        key = content_key("regions", cfg.regions_file.name, cfg.id_column, cfg.encoding, cfg.regions_layer,
                           self.cache.fingerprint([cfg.regions_file]), self.code)
         return self.cache.frame("regions", key, lambda: steps.user_regions(
-            cfg.regions_file, cfg.id_column, cfg.encoding)), key
+            cfg.regions_file, cfg.id_column, cfg.encoding, cfg.regions_layer)), key
 
     def zonal(self, name: str, layer: Layer, regions: gpd.GeoDataFrame, regions_key: str) -> None:
         layer.key = content_key("zonal", name, _layer_settings(layer.config),

@@ -50,15 +50,19 @@ def _file_name(name: str, uses_registry: bool) -> str:
 
 def write_tables(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.GeoDataFrame, id_column: str,
                  tables: dict[str, pd.DataFrame], summary: dict) -> list[Path]:
-    """Write the run's tables into ``OUT/data`` in every configured format; return the files."""
+    """Write the run's tables into ``OUT/data`` in every configured format; return the files.
+
+    CSV files are UTF-8, with a byte-order mark and CRLF line ends for Excel when ``[outputs].excel``.
+    """
     data = cfg.out / DATA_DIR
     written: list[Path] = []
     outlines = regions[[id_column, "geometry"]]
     if reg is not None:
         pilots = registry.join_stats(boundaries.area_table(regions), reg.stats_2010)
-        written.append(write_frame(pilots, data / "pilots.csv", overwrite=True))
+        written.append(write_frame(pilots, data / "pilots.csv", overwrite=True, excel=cfg.excel))
         written.append(write_frame(registry.join_targets(reg.pilots[reg.pilots["pilot_id"].isin(regions["pilot_id"])],
-                                                         reg.targets), data / "targets.csv", overwrite=True))
+                                                         reg.targets), data / "targets.csv", overwrite=True,
+                                   excel=cfg.excel))
         written.append(write_frame(regions, data / "pilots.gpkg", overwrite=True, layer="pilots"))
         display = boundaries.load_pilot_boundaries(reg, display=True)
         display = display[display["pilot_id"].isin(regions["pilot_id"])]
@@ -66,7 +70,8 @@ def write_tables(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.Geo
         written.append(write_frame(boundaries.load_provinces(display=True), data / "provinces.geojson",
                                    overwrite=True))
     else:
-        written.append(write_frame(boundaries.area_table(regions), data / "regions.csv", overwrite=True))
+        written.append(write_frame(boundaries.area_table(regions), data / "regions.csv", overwrite=True,
+                                   excel=cfg.excel))
         written.append(write_frame(regions, data / "regions.gpkg", overwrite=True, layer="regions"))
     for name, frame in tables.items():
         stem = _file_name(name, reg is not None)
@@ -74,7 +79,8 @@ def write_tables(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.Geo
             spatial = fmt != "csv" and id_column in frame and not name.endswith("_provinces")
             table = gpd.GeoDataFrame(outlines.merge(frame, on=id_column), geometry="geometry",
                                      crs=regions.crs) if spatial else frame
-            written.append(write_frame(table, data / f"{stem}.{fmt}", fmt, overwrite=True))
+            written.append(write_frame(table, data / f"{stem}.{fmt}", fmt, overwrite=True,
+                                       excel=cfg.excel and fmt == "csv"))
     written.append(write_text_atomic(data / "summary.json", summary_json(summary) + "\n", overwrite=True))
     return written
 
@@ -90,9 +96,17 @@ def site_notes(forest_label: str, forest_caveat: str | None, emissions_label: st
     return [forest] + ([CALIBRATION_NOTE] if calibrated else []) + [SINKS_NOTE, emissions]
 
 
-def write_site(cfg: RunConfig, reg: registry.Registry, regions: gpd.GeoDataFrame, tables: dict[str, pd.DataFrame],
-               layers: dict, summary: dict, downloads: list[str]) -> list[Path]:
-    """Write the static site into ``OUT`` from the run's tables; return the pages."""
+def write_site(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.GeoDataFrame,
+               tables: dict[str, pd.DataFrame], layers: dict, summary: dict, downloads: list[str]) -> list[Path]:
+    """Write the static site into ``OUT`` from the run's tables; return the pages.
+
+    ``reg`` is None for the user's own outlines (``[regions].file``): their site is written by
+    :func:`atlas.workflow.regions_site.write_regions_site`.
+    """
+    if reg is None:
+        from atlas.workflow.regions_site import write_regions_site
+
+        return write_regions_site(cfg, regions, tables, layers, summary, downloads)
     forest = layers["forest"]
     rasters = {"forest": RasterLayer(forest.readers, forest.spec, forest.label)}
     emissions_label = None

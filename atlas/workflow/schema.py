@@ -50,6 +50,8 @@ class RegionsTable(_Table):
     file: str | None = None
     id_column: str = "pilot_id"
     encoding: str | None = None
+    layer: str | None = None
+    name_column: str | None = None
 
 
 Bands = Literal["all"] | Annotated[str, Field(pattern=r"^\d+(-\d+)?$")] | list[Annotated[int, Field(ge=1)]]
@@ -106,6 +108,7 @@ class CompensationTable(_Table):
 class OutputsTable(_Table):
     formats: Annotated[list[Format], Field(min_length=1)] = ["csv"]
     provinces: bool = False
+    excel: bool = False
 
 
 class SiteTable(_Table):

@@ -52,12 +52,12 @@ def select_regions(reg: registry.Registry, selection: dict) -> gpd.GeoDataFrame:
     return frame
 
 
-def user_regions(path: Path, id_column: str, encoding: str | None) -> gpd.GeoDataFrame:
+def user_regions(path: Path, id_column: str, encoding: str | None, layer: str | None = None) -> gpd.GeoDataFrame:
     """The user's outlines with ``land_area_km2``: their area on the WGS84 ellipsoid, by the
     zonal engine's own definition (edges straight in lon/lat), so a raster of ones sums to it."""
     from atlas.zonal import ellipsoidal_areas_m2
 
-    frame = boundaries.read_regions(path, id_column, encoding=encoding)
+    frame = boundaries.read_regions(path, id_column, encoding=encoding, layer=layer)
     lonlat = gpd.GeoSeries(frame.geometry, crs=frame.crs).to_crs(4326)
     return frame.assign(land_area_km2=ellipsoidal_areas_m2(lonlat) / 1e6)
 
@@ -83,7 +83,7 @@ def open_configured(layer: LayerConfig, default_product: str | None = None):
     """``(readers, spec)`` of a run layer."""
     return open_layer(list(layer.paths), product=layer.product or default_product, kind=layer.kind,
                       units=layer.units, nodata=layer.nodata, threshold=layer.threshold, bands=layer.bands,
-                      series=layer.series)
+                      series=layer.series, name=layer.name, groups=dict(layer.groups) or None)
 
 
 def band_of_year(table: pd.DataFrame, year: int | None) -> tuple[pd.DataFrame, str]:
