@@ -36,7 +36,7 @@ def test_project_layers_load_and_cover_the_issue_list():
     ids = {layer.id for layer in load_layers()}
     assert {"batch", "co2_per_capita_2010", "emissions_raster", "forest_share", "net_sink", "sink_per_ha",
             "offset_ratio", "compensation_balance", "target_status", "forest_raster",
-            "emissions_density"} <= ids
+            "emissions_density", "emissions_change"} <= ids
 
 
 @pytest.mark.parametrize("doc, key", [

@@ -185,6 +185,9 @@ FIELDS: dict[str, Field] = {
     "target_summary": Field("可测目标", "Measurable targets", "text"),
     "climate_domain": Field("气候带", "Climate domain", "text"),
     "sink_method": Field("页面所用碳汇方法", "Sink method used on this page", "text"),
+    "emissions_change_pct": Field("排放变化（指定年→2019）", "Emissions change (designation year → 2019)",
+                                  "percent"),
+    "emissions_change_years": Field("比较年份", "Years compared", "text"),
 }
 
 LEVELS = {"province": "省 province", "prefecture": "市 prefecture", "county": "县/区 county"}

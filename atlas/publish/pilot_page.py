@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from atlas.publish import pages, panel
+from atlas.publish import charts, pages, panel
 from atlas.publish.fields import field
-from atlas.publish.records import BATCH_LABELS, DOMAIN_LABELS
+from atlas.publish.records import BATCH_LABELS, DOMAIN_LABELS, designation_year
 
 DOMAINS_BY_LABEL = {label: key for key, label in DOMAIN_LABELS.items()}
 METHOD_LABELS = {"ipcc_tier1": "IPCC 第一层级 增量-损失法 IPCC Tier 1 gain-loss",
@@ -71,4 +71,48 @@ def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.Da
         "chart": pages.target_chart(targets), "target_rows": rows, "caveats": caveats,
         "domain": domain_label if isinstance(domain_label, str) else "",
         "factors": panel.factor_rows(factors, domain),
+        "time": time_axis(record, targets, getattr(data, "series", None) or {}),
+    }
+
+
+def _of_pilot(series: dict, key: str, pilot_id: str) -> pd.DataFrame | None:
+    frame = series.get(key)
+    if frame is None or "pilot_id" not in frame:
+        return None
+    return frame[frame["pilot_id"].astype(str) == str(pilot_id)]
+
+
+def time_axis(record: pd.Series, targets: pd.DataFrame, series: dict) -> dict:
+    """The charts of one pilot's time axis (:mod:`atlas.publish.charts`) and the texts beside them.
+
+    ``series`` is :attr:`atlas.publish.site.SiteData.series` (keys ``emissions``, ``intensity``,
+    ``trajectories``, ``loss_by_year``; any may be missing). Charts are None where the pilot has no data.
+    """
+    pid = str(record.name)
+    year = designation_year(record)
+    emissions = _of_pilot(series, "emissions", pid)
+    intensity = _of_pilot(series, "intensity", pid)
+    trajectory = _of_pilot(series, "trajectories", pid)
+    goals = charts.intensity_targets(targets, intensity)
+    declared = 0
+    if "indicator" in targets:
+        mine = targets[targets["indicator"].isin(list(charts.INTENSITY_TARGETS))]
+        declared = len(mine.drop_duplicates(subset=["indicator", "target_year", "value_low", "value_high"]))
+    matched = trajectory.dropna(subset=["comparison_tco2"]) if trajectory is not None else None
+    source = ""
+    if emissions is not None and not emissions.empty and "source" in emissions:
+        source = str(emissions["source"].dropna().iloc[0]) if emissions["source"].notna().any() else ""
+    return {
+        "year": year,
+        "emissions": charts.emissions_chart(emissions, year, trajectory, goals),
+        "intensity": charts.intensity_chart(intensity, goals, year),
+        "loss": charts.loss_chart(_of_pilot(series, "loss_by_year", pid), year),
+        "loss_given": "loss_by_year" in series,
+        "source": source,
+        "matched": (str(matched["matched_adcodes"].iloc[0]).replace(";", "、")
+                    if matched is not None and not matched.empty and "matched_adcodes" in matched else ""),
+        "method": (str(matched["method"].iloc[0]) if matched is not None and not matched.empty
+                   and "method" in matched else ""),
+        "unplaced_targets": max(declared - len(goals), 0),
+        "has_series": bool(series),
     }

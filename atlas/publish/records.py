@@ -13,6 +13,12 @@ BATCH_LABELS = {1: "第一批（2010） Batch 1 (2010)", 2: "第二批（2012）
                 3: "第三批（2017） Batch 3 (2017)"}
 DOMAIN_LABELS = {"tropical": "热带 tropical", "subtropical": "亚热带 subtropical",
                  "temperate": "温带 temperate", "boreal": "寒温带 boreal"}
+#: Year each batch was designated (NDRC notices of 2010, 2012 and 2017).
+BATCH_YEARS = {1: 2010, 2: 2012, 3: 2017}
+#: Last year of the emissions-change layer (the CEADs series end in 2019).
+CHANGE_END_YEAR = 2019
+#: Columns :func:`emissions_change` adds to the per-pilot table.
+CHANGE_COLUMNS = ["emissions_change_pct", "emissions_change_from", "emissions_change_to", "emissions_change_years"]
 #: Statuses of :func:`atlas.targets.track_targets` that are a judgement on a measured value.
 MEASURED_STATUSES = ("met", "not met")
 
@@ -158,3 +164,67 @@ def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 
             rows.append(["…", f"另 {more} 项见试点页面 {more} more on the pilot page"])
         sections.append(["目标（NCSC 2013 报告表 3–16） Targets (NCSC 2013 report, Tables 3–16)", rows])
     return sections
+
+
+# ---------------------------------------------------------------- the time axis
+
+def designation_year(record: pd.Series) -> int | None:
+    """The year a pilot was designated: its ``year`` column, else its batch's year; None if neither."""
+    year = pd.to_numeric(pd.Series([record.get("year")]), errors="coerce").iloc[0]
+    if pd.notna(year):
+        return int(year)
+    batch = pd.to_numeric(pd.Series([record.get("batch")]), errors="coerce").iloc[0]
+    return BATCH_YEARS.get(int(batch)) if pd.notna(batch) else None
+
+
+def emissions_change(series: pd.DataFrame, designated: pd.Series, end_year: int = CHANGE_END_YEAR) -> pd.DataFrame:
+    """Per pilot: % change of emissions from the designation year to ``end_year``.
+
+    The start is the year with data nearest to the designation year (the earlier on a tie), the end
+    the last year with data up to ``end_year``; a pilot whose end is not after its start, or without
+    a series, gets NaN (the maps' no-data class).
+
+    Parameters
+    ----------
+    series : DataFrame
+        ``pilot_id``, ``year``, ``emissions_tco2`` (``emissions_series_pilots.csv``).
+    designated : Series
+        Pilot id → designation year.
+
+    Returns
+    -------
+    DataFrame
+        Indexed like ``designated``: :data:`CHANGE_COLUMNS` (``emissions_change_years`` is ``2010 → 2019``).
+
+    Examples
+    --------
+    100 Mt in 2010 and 80 Mt in 2019 for a pilot designated in 2010 give −20 %; a series with
+    2009 and 2011 but not 2010 starts in 2009.
+    """
+    out = pd.DataFrame(index=designated.index, columns=CHANGE_COLUMNS, dtype=object)
+    out["emissions_change_pct"] = np.nan
+    clean = series.dropna(subset=["year", "emissions_tco2"])
+    by_pilot = {str(k): g.set_index(g["year"].astype(int))["emissions_tco2"].astype(float).sort_index()
+                for k, g in clean.groupby("pilot_id")}
+    for pid, year in designated.items():
+        s = by_pilot.get(str(pid))
+        if s is None or s.empty or pd.isna(year):
+            continue
+        years = s.index.to_numpy()
+        start = int(years[np.lexsort((years, np.abs(years - int(year))))[0]])
+        upto = years[years <= end_year]
+        if upto.size == 0 or int(upto.max()) <= start or s.loc[start] <= 0:
+            continue
+        end = int(upto.max())
+        out.loc[pid, CHANGE_COLUMNS] = [(s.loc[end] / s.loc[start] - 1) * 100, start, end, f"{start} → {end}"]
+    out["emissions_change_pct"] = out["emissions_change_pct"].astype(float)
+    return out
+
+
+def with_emissions_change(table: pd.DataFrame, series: pd.DataFrame | None) -> pd.DataFrame:
+    """The per-pilot table with :data:`CHANGE_COLUMNS` from an emissions series (unchanged without one,
+    or when it has them already)."""
+    if series is None or series.empty or "emissions_change_pct" in table:
+        return table
+    designated = pd.Series({pid: designation_year(row) for pid, row in table.iterrows()}, dtype=object)
+    return table.join(emissions_change(series, designated))

@@ -25,7 +25,7 @@ from atlas.publish.layers import LayerDef, load_layers
 from atlas.publish.maps import map_config, nested_ids, page_payload, prepare_outlines, tile_provider, usable_layers
 from atlas.publish.overlays import Overlay, render_overlay
 from atlas.publish.pilot_page import pilot_context
-from atlas.publish.records import BATCH_LABELS, popup_sections, sink_range_text
+from atlas.publish.records import BATCH_LABELS, popup_sections, sink_range_text, with_emissions_change
 from atlas.rasters.layer import BlockReader, LayerSpec
 from atlas.regions.datum import wgs84_to_gcj02, wgs84_to_gcj02_geometry
 
@@ -102,6 +102,14 @@ class SiteData:
         its ``method`` column). Default: the table's IPCC Tier 1 columns.
     inset : bool
         Draw the South China Sea islands inset on national and batch maps (default True).
+    series : dict of str to DataFrame
+        The time axis (optional; every key may be missing, the pages then say "not in this build"):
+        ``"emissions"`` (``emissions_series_pilots.csv``: ``pilot_id``, ``year``, ``emissions_tco2``,
+        ``source``), ``"intensity"`` (``carbon_intensity_pilots.csv``), ``"trajectories"``
+        (``emissions_trajectories_pilots.csv``), ``"effects"`` (``evaluation_effects.csv``) and
+        ``"loss_by_year"`` (``forest_loss_by_year_pilots.csv``: ``pilot_id``, ``year``, ``loss_ha``).
+        With ``"emissions"`` the table gains the emissions-change columns of the national map
+        (:func:`atlas.publish.records.with_emissions_change`).
     """
 
     table: pd.DataFrame
@@ -118,6 +126,7 @@ class SiteData:
     factors: pd.DataFrame | None = None
     sink_methods: pd.DataFrame | None = None
     inset: bool = True
+    series: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _write_page(path: Path, text: str) -> Path:
@@ -265,7 +274,21 @@ def index_page(data: SiteData, maps: list[tuple[str, str]]) -> str:
                      "status": str(r.get("target_status", ""))})
     return pages.render("index.html.j2", **pages.assets(("atlas.js",)), title="低碳试点地区碳图集 Pilot-Region Carbon Atlas",
                         body_class="atlas-index", cards=cards, maps=maps, rows=rows, downloads=data.downloads,
-                        notes=data.notes, review_number=data.review_number, credits_extra=data.credits)
+                        notes=data.notes, review_number=data.review_number, credits_extra=data.credits,
+                        evaluation=evaluation_context((data.series or {}).get("effects")))
+
+
+def evaluation_context(effects: pd.DataFrame | None) -> dict | None:
+    """The index page's event study: the chart of all cohorts, one per cohort, and the caveats."""
+    from atlas.carbon.evaluation import CAVEATS
+    from atlas.publish.charts import event_study
+
+    main = event_study(effects, "all")
+    if main is None:
+        return None
+    cohorts = sorted({str(c) for c in effects["cohort"]} - {"all"})
+    small = [c for c in (event_study(effects, cohort, width=440, height=240) for cohort in cohorts) if c]
+    return {"chart": main, "cohorts": small, "caveats": list(CAVEATS)}
 
 
 def field_text(value, column: str) -> str:
@@ -289,6 +312,7 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
         Called with (pages done, pages in all) after each page.
     """
     out = Path(out_dir)
+    data = replace(data, table=with_emissions_change(data.table, (data.series or {}).get("emissions")))
     shared = _Shared(data, load_layers() if layers is None else layers, tiles)
     ids = list(data.table.index)
     batches = sorted(int(b) for b in data.table["batch"].unique())

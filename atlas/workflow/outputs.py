@@ -26,6 +26,10 @@ from atlas.workflow.steps import emissions_of_year, factor_library
 log = logging.getLogger(__name__)
 
 DATA_DIR = "data"
+#: SiteData.series key → the run's table drawn over time on the pages.
+SERIES_TABLES = {"emissions": "emissions_series", "intensity": "carbon_intensity",
+                 "trajectories": "emissions_trajectories", "effects": "evaluation_effects",
+                 "loss_by_year": "forest_loss_by_year"}
 SINKS_NOTE = ("碳汇首选中国省级清单方法（森林蓄积量变化，净汇）；无此数据时为 IPCC Tier 1 增量-损失法，无损失图层时仅为总清除量。 "
               "Sinks: China's provincial inventory method (change of growing stock, a net sink) where its inputs "
               "exist; otherwise IPCC Tier 1 gain-loss, which without a loss layer gives gross removals only.")
@@ -132,5 +136,7 @@ def write_site(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.GeoDa
                                   "contribution_share": cfg.contribution_share},
                     factors=factor_library(cfg.factors),
                     credits=[f"森林 Forest: {forest.label}"] + ([f"排放 Emissions: {emissions_label}"]
-                                                                if emissions_label else []))
+                                                                if emissions_label else []),
+                    series={key: tables[name] for key, name in SERIES_TABLES.items()
+                            if tables.get(name) is not None})
     return publish_site(data, cfg.out, tiles=cfg.tiles)
