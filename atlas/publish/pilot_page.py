@@ -10,7 +10,7 @@ import pandas as pd
 
 from atlas.publish import charts, pages, panel
 from atlas.publish.fields import field
-from atlas.publish.records import BATCH_LABELS, DOMAIN_LABELS, designation_year
+from atlas.publish.records import DOMAIN_LABELS, batch_label, designation_year
 
 DOMAINS_BY_LABEL = {label: key for key, label in DOMAIN_LABELS.items()}
 METHOD_LABELS = {"ipcc_tier1": "IPCC 第一层级 增量-损失法 IPCC Tier 1 gain-loss",
@@ -62,7 +62,7 @@ def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.Da
     pool_count = int(data.table["emissions_tco2_per_yr"].notna().sum()) if "emissions_tco2_per_yr" in data.table else 0
     return {
         "id": record.name, "name_zh": record["name_zh"], "name_en": record["name_en"],
-        "batch_label": BATCH_LABELS.get(int(record["batch"]), str(record["batch"])),
+        "batch_label": batch_label(record["batch"]),
         "compensation": comp_data, "compensation_data": pages.json_block(comp_data) if comp_data else None,
         "compensation_rows": panel.compensation_rows(comp_data) if comp_data else [],
         "pool_count": pool_count,
@@ -72,6 +72,7 @@ def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.Da
         "domain": domain_label if isinstance(domain_label, str) else "",
         "factors": panel.factor_rows(factors, domain),
         "time": time_axis(record, targets, getattr(data, "series", None) or {}),
+        "targets": True,  # a site of the user's own regions sets False: no declared targets there
     }
 
 

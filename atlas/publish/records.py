@@ -11,6 +11,14 @@ from atlas.publish.fields import LEVELS, field
 
 BATCH_LABELS = {1: "第一批（2010） Batch 1 (2010)", 2: "第二批（2012） Batch 2 (2012)",
                 3: "第三批（2017） Batch 3 (2017)"}
+
+
+def batch_label(value) -> str:
+    """The reader's label of a batch; "—" for regions that are not registry pilots (batch 0)."""
+    try:
+        return BATCH_LABELS.get(int(value), "—")
+    except (TypeError, ValueError):
+        return "—"
 DOMAIN_LABELS = {"tropical": "热带 tropical", "subtropical": "亚热带 subtropical",
                  "temperate": "温带 temperate", "boreal": "寒温带 boreal"}
 #: Year each batch was designated (NDRC notices of 2010, 2012 and 2017).
@@ -145,7 +153,7 @@ def target_rows(tracked: pd.DataFrame, indicators: pd.DataFrame) -> pd.DataFrame
 
 def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 6) -> list:
     """The popup of one pilot as ``[[section title, [[label, value], …]], …]`` (plain text)."""
-    facts = [["批次 Batch", BATCH_LABELS.get(int(record["batch"]), str(record["batch"]))]]
+    facts = [["批次 Batch", batch_label(record["batch"])]]
     facts += _rows(record, ["level_label", "province_zh", "document", "land_area_km2"])
     sections = [["基本信息 Facts", facts]]
     stats = _rows(record, ["population_10k", "gdp_100m_yuan", "co2_per_capita_t"])

@@ -25,7 +25,7 @@ from atlas.publish.layers import LayerDef, load_layers
 from atlas.publish.maps import map_config, nested_ids, page_payload, prepare_outlines, tile_provider, usable_layers
 from atlas.publish.overlays import Overlay, render_overlay
 from atlas.publish.pilot_page import pilot_context
-from atlas.publish.records import BATCH_LABELS, popup_sections, sink_range_text, with_emissions_change
+from atlas.publish.records import BATCH_LABELS, batch_label, popup_sections, sink_range_text, with_emissions_change
 from atlas.rasters.layer import BlockReader, LayerSpec
 from atlas.regions.datum import wgs84_to_gcj02, wgs84_to_gcj02_geometry
 
@@ -336,7 +336,7 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
     for pid in ids:
         record = data.table.loc[pid]
         mine = data.targets[data.targets["pilot_id"] == pid]
-        title = f"{record['name_zh']} {record['name_en']} · {BATCH_LABELS[int(record['batch'])]}"
+        title = f"{record['name_zh']} {record['name_en']} · {batch_label(record['batch'])}"
         pilot = pilot_context(record, mine, data, shared.factors)
         html_text = map_page(shared, [pid], "pilot", title, up, "", pilot=pilot)
         done(_write_page(out / "pilots" / f"{pid}.html", html_text))
