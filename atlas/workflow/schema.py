@@ -57,31 +57,28 @@ class RegionsTable(_Table):
 Bands = Literal["all"] | Annotated[str, Field(pattern=r"^\d+(-\d+)?$")] | list[Annotated[int, Field(ge=1)]]
 
 
-class LayerTable(_Table):
+class EmissionsTable(_Table):
+    """A raster layer: files (globs), how to read them, and an optional band stack."""
+
     paths: Annotated[list[str], Field(min_length=1)]
     bands: Bands | None = None
     series: bool = False
     product: Product | None = None
     kind: Kind | None = None
     units: str | None = None
-    threshold: Annotated[float, Field(ge=0, le=100)] | None = None
     nodata: float | None = None
+
+
+class LayerTable(EmissionsTable):
+    """The forest layer: a raster layer with a canopy threshold and the year it shows."""
+
+    threshold: Annotated[float, Field(ge=0, le=100)] | None = None
     year: Annotated[int, Field(ge=1980, le=2100)] | None = None
 
 
 class LossTable(_Table):
     paths: Annotated[list[str], Field(min_length=1)]
     years: Annotated[int, Field(gt=0)] | None = None
-
-
-class EmissionsTable(_Table):
-    paths: Annotated[list[str], Field(min_length=1)]
-    bands: Bands | None = None
-    series: bool = False
-    product: Product | None = None
-    kind: Kind | None = None
-    units: str | None = None
-    nodata: float | None = None
 
 
 class SinksTable(_Table):
