@@ -8,7 +8,7 @@ from affine import Affine
 
 from atlas.errors import GridError, RasterReadError, UnitsError
 from atlas.rasters import detect_product, open_layer
-from atlas.rasters.units import CO2_PER_C, normalise_unit, parse_unit
+from atlas.rasters.units import CO2_PER_C, parse_unit
 from atlas.zonal import zonal_stats
 
 
@@ -16,17 +16,20 @@ def one_region(geom):
     return gpd.GeoDataFrame({"pilot_id": ["r"]}, geometry=[geom], crs=4326)
 
 
-@pytest.mark.parametrize("text, key", [
-    ("kg m-2 s-1".replace("kg", "kg CO2"), "kg co2/m2/s"), ("kg CO2 m⁻² s⁻¹", "kg co2/m2/s"),
-    ("mol CO2 m-2 s-1", "mol co2/m2/s"), ("t C per cell per year", "t c/cell/yr"), ("%", "percent"),
+@pytest.mark.parametrize("text, slug", [
+    ("kg CO2 m-2 s-1", "kgco2_m2_s"), ("kg CO2 m⁻² s⁻¹", "kgco2_m2_s"), ("kg CO2/m2/s", "kgco2_m2_s"),
+    ("mol CO2 m-2 s-1", "molco2_m2_s"), ("t C per cell per year", "tc_per_cell_yr"), ("%", "pct"),
 ])
-def test_unit_spellings(text, key):
-    assert normalise_unit(text) == key
+def test_unit_spellings(text, slug):
+    # Spellings of one unit give one slug (the suffix of mean columns).
+    assert parse_unit(text).slug == slug
 
 
 def test_unknown_unit():
     with pytest.raises(UnitsError, match="Unknown unit"):
         parse_unit("furlongs per fortnight")
+    with pytest.raises(UnitsError, match="Unknown unit"):
+        parse_unit("bananas/cell/yr")
 
 
 def hansen_tile(tif, layer, values, year=2023):
@@ -197,3 +200,13 @@ def test_raster_without_crs(tmp_path):
         ds.write(np.ones((1, 2, 2), np.uint8))
     with pytest.raises(GridError, match="no coordinate reference system"):
         open_layer(path, kind="amount", units="t CO2/cell/yr")
+
+
+def test_a_threshold_of_zero_is_kept(tif):
+    # threshold 0 used to become the default 30 (`threshold or 30`): every cell with any canopy then counts
+    from affine import Affine
+
+    path = tif("Hansen_GFC-2024-v1.12_treecover2000_30N_110E.tif", np.full((4, 4), 5, dtype=np.uint8),
+               Affine(0.025, 0, 110, 0, -0.025, 30))
+    _, spec = open_layer([path], threshold=0)
+    assert spec.threshold == 0

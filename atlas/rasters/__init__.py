@@ -121,7 +121,7 @@ def open_layer(
         raise UnitsError("Both a series of files and a band selection given", "one of them",
                          "use --series for one file per band, --bands for the bands of one file")
     if product == "hansen":
-        readers, spec = hansen.open_tiles(files, threshold or hansen.DEFAULT_THRESHOLD)
+        readers, spec = hansen.open_tiles(files, hansen.DEFAULT_THRESHOLD if threshold is None else threshold)
     elif product == "worldcover":
         readers, spec = worldcover.open_tiles(files)
     elif product == "modis":
@@ -129,6 +129,7 @@ def open_layer(
     elif product == "edgar":
         readers, spec = edgar.open_file(files[0])
     elif product == "odiac" and series:
+        odiac.check_files(files)
         return [SeriesSource(files)], LayerSpec(name or "emissions", "amount", "t C/cell/month",
                                                 caveat="ODIAC: each month apart, annualised ×12")
     elif product == "odiac":

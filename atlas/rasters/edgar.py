@@ -1,8 +1,10 @@
 """EDGAR CO2 gridded emissions (0.1°), NetCDF.
 
-Recent releases (v8) carry a variable ``emissions`` in tonnes of CO2 per cell per year;
-older releases carry fluxes (``emi_co2``) in kg m⁻² s⁻¹. The adapter reads the units
-attribute of the variable and declares the kind accordingly, never guessing.
+Recent releases (v8) carry a variable ``emissions`` in tonnes of CO2 per cell per year
+(units ``Tonnes``); older releases carry fluxes (``emi_co2``) in kg m⁻² s⁻¹. The adapter
+reads the units attribute of the variable (NetCDF ``units``, GeoTIFF tag ``units``) with
+:mod:`atlas.rasters.units`, declares the kind accordingly and refuses units other than the
+product's convention (carbon mass, moles, no units), never guessing.
 EDGAR files carry no CF grid mapping; the EDGAR documentation defines the grid as
 0.1° × 0.1° on WGS84 longitude/latitude, so EPSG:4326 is set explicitly.
 Source: EDGAR, European Commission JRC (Crippa et al.).
@@ -10,6 +12,7 @@ Source: EDGAR, European Commission JRC (Crippa et al.).
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
@@ -17,6 +20,9 @@ import rasterio
 
 from atlas.errors import RasterReadError, UnitsError
 from atlas.rasters.layer import LayerSpec, RasterSource
+from atlas.rasters.units import is_mass, parse_unit, species_of, with_species
+
+log = logging.getLogger(__name__)
 
 VARIABLES = ("emissions", "emi_co2", "emi")
 EDGAR_CRS = "EPSG:4326"
@@ -58,15 +64,34 @@ def is_edgar(path: str | Path) -> bool:
             or (upper.endswith(".NC") and "CO2" in upper and "FT" in upper))
 
 
+#: The product's convention: CO2 mass per cell and year, or a CO2 mass flux.
+CONVENTION = "t CO2 per cell per year (v8 'emissions', 'Tonnes') or a CO2 flux in kg m-2 s-1"
+
+
 def _units_to_spec(units: str, variable: str) -> LayerSpec:
-    u = units.strip().lower().replace(" ", "")
-    if u in ("kgm-2s-1", "kg/m2/s", "kgm**-2s**-1"):
-        return LayerSpec("emissions", "flux_density", "kg CO2 m-2 s-1")
-    if u in ("tonnes", "t", "ton", "mg", "tonnes/yr", "t/yr", "tonnes/year"):
-        return LayerSpec("emissions", "amount", "t CO2/cell/yr")
-    raise UnitsError(f"EDGAR variable {variable!r} has units {units!r}",
-                     "'kg m-2 s-1' (flux files) or 'Tonnes' per cell per year (v8 'emissions')",
-                     "open it as a generic layer and state kind and units")
+    """The spec of an EDGAR variable from its units attribute, read by :mod:`atlas.rasters.units`.
+
+    A plain mass (``Tonnes``) is the mass of an annual file per cell; CO2 is the species of the
+    CO2 files whenever the units name none. Anything else (carbon, moles, a stock, no units) is
+    refused with the units found.
+    """
+    text = (units or "").strip()
+    if not text:
+        raise UnitsError(f"EDGAR variable {variable!r} has no units attribute", CONVENTION,
+                         "open it as a generic layer and state kind and units")
+    species = species_of(text)
+    try:
+        if species not in ("", "CO2"):
+            raise UnitsError(f"the units name {species} mass")
+        spec_units = with_species(text, "CO2") + ("/cell/yr" if is_mass(text) else "")
+        unit = parse_unit(spec_units)
+        if unit.species != "CO2":
+            raise UnitsError(f"they are {unit.species or unit.kind.value}")
+    except UnitsError as exc:
+        raise UnitsError(f"EDGAR variable {variable!r} has units {text!r} ({exc.found})",
+                         CONVENTION, "open it as a generic layer and state kind and units") from None
+    log.info("EDGAR %s: units %r read as %r (%s)", variable, text, spec_units, unit.conversion)
+    return LayerSpec("emissions", unit.kind, spec_units)
 
 
 def open_file(path: str | Path, variable: str | None = None):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -157,9 +157,14 @@ class BlockReader:
         """Return the cells of ``(row0, col0, height, width)`` as a 2-D array."""
         raise NotImplementedError
 
-    def read_stack(self, window: tuple[int, int, int, int]) -> np.ndarray:
-        """Return the cells of every band of ``window``, ``(n_bands, height, width)``."""
-        return self.read(window)[None]
+    def read_stack(self, window: tuple[int, int, int, int], out: np.ndarray | None = None) -> np.ndarray:
+        """Return the cells of every band of ``window``, ``(n_bands, height, width)``.
+
+        With ``out`` (a C-contiguous array of that shape, any numeric type) the cells are
+        written into it, converted to its type, and ``out`` is returned: the engine reuses one
+        float64 buffer per thread instead of allocating and converting every block.
+        """
+        return _into(self.read(window)[None], out)
 
     def read_sampled(self, window: tuple[int, int, int, int], out_shape: tuple[int, int]) -> np.ndarray:
         """Return ``window`` sampled down to ``out_shape`` by picking cells (nearest neighbour).
@@ -196,9 +201,10 @@ class ArraySource(BlockReader):
         r, c, h, w = window
         return self.array[r:r + h, c:c + w] if self.array.ndim == 2 else self.array[0, r:r + h, c:c + w]
 
-    def read_stack(self, window: tuple[int, int, int, int]) -> np.ndarray:
+    def read_stack(self, window: tuple[int, int, int, int], out: np.ndarray | None = None) -> np.ndarray:
         r, c, h, w = window
-        return self.array[None, r:r + h, c:c + w] if self.array.ndim == 2 else self.array[:, r:r + h, c:c + w]
+        data = self.array[None, r:r + h, c:c + w] if self.array.ndim == 2 else self.array[:, r:r + h, c:c + w]
+        return _into(data, out)
 
 
 class RasterSource(BlockReader):
@@ -267,12 +273,12 @@ class RasterSource(BlockReader):
             return data[0]
         return _sum_bands(data, self.nodata)
 
-    def read_stack(self, window: tuple[int, int, int, int]) -> np.ndarray:
-        if not self.stack:
-            return self.read(window)[None]
+    def read_stack(self, window: tuple[int, int, int, int], out: np.ndarray | None = None) -> np.ndarray:
+        if not self.stack and len(self.bands) > 1:  # bands summed into one
+            return _into(self.read(window)[None], out)
         r, c, h, w = window
-        try:
-            return self._dataset().read(self.bands, window=Window(c, r, w, h))
+        try:  # with ``out``, GDAL converts to its type while decoding (no extra pass)
+            return self._dataset().read(self.bands, window=Window(c, r, w, h), out=out)
         except rasterio.errors.RasterioError as exc:
             raise RasterReadError(f"{self.label}: block at row {r}, column {c} cannot be decoded ({exc})",
                                   "an intact raster file", "the file is corrupt: re-download or rebuild it"
@@ -350,12 +356,24 @@ class SeriesSource(BlockReader):
     def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
         return self.sources[0].read(window)
 
-    def read_stack(self, window: tuple[int, int, int, int]) -> np.ndarray:
-        return np.stack([s.read(window) for s in self.sources])
+    def read_stack(self, window: tuple[int, int, int, int], out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            return np.stack([s.read(window) for s in self.sources])
+        for i, s in enumerate(self.sources):
+            s.read_stack(window, out=out[i:i + 1])
+        return out
 
     def close(self) -> None:
         for s in self.sources:
             s.close()
+
+
+def _into(data: np.ndarray, out: np.ndarray | None) -> np.ndarray:
+    """``data``, or ``data`` copied (and converted) into ``out``."""
+    if out is None:
+        return data
+    np.copyto(out, data, casting="unsafe")
+    return out
 
 
 def _sum_bands(data: np.ndarray, nodata: float | None) -> np.ndarray:
@@ -365,12 +383,3 @@ def _sum_bands(data: np.ndarray, nodata: float | None) -> np.ndarray:
         bad = np.any(data == nodata, axis=0)
         out[bad] = nodata
     return out
-
-
-def iter_windows(grid: Grid) -> Iterator[tuple[tuple[int, int], tuple[int, int, int, int]]]:
-    """Yield ``((block_row, block_col), (row0, col0, h, w))`` over the whole grid."""
-    bh, bw = grid.block_shape
-    for br in range(-(-grid.height // bh)):
-        for bc in range(-(-grid.width // bw)):
-            r0, c0 = br * bh, bc * bw
-            yield (br, bc), (r0, c0, min(bh, grid.height - r0), min(bw, grid.width - c0))

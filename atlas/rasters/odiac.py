@@ -1,11 +1,17 @@
 """ODIAC fossil-fuel CO2 (1 km GeoTIFF, tonnes of carbon per cell per month).
 
 A year is the sum of its twelve monthly files (or bands); a single month is annualised
-(×12) with a caveat. Source: Oda & Maksyutov, ODIAC, doi:10.17595/20170411.001.
+(×12) with a caveat. Carbon mass becomes CO2 mass by ×44/12, said in the conversion note of
+the layer's unit (:attr:`atlas.rasters.units.Unit.conversion`). The publisher's GeoTIFFs
+carry no units tag; a file that has one (GeoTIFF metadata ``units``, or GDAL band units)
+must say tonnes of carbon per cell per month, else it is refused with the units found.
+Source: Oda & Maksyutov, ODIAC, doi:10.17595/20170411.001.
 """
 
 from __future__ import annotations
 
+import logging
+import math
 import re
 from pathlib import Path
 
@@ -13,6 +19,12 @@ import rasterio
 
 from atlas.errors import UnitsError
 from atlas.rasters.layer import LayerSpec, RasterSource
+from atlas.rasters.units import is_mass, parse_unit, species_of, with_species
+
+log = logging.getLogger(__name__)
+
+#: The product's convention.
+UNITS = "t C/cell/month"
 
 # ---- the publisher's catalogue (shared by the adapter and by ``atlas fetch``)
 # Monthly 1 km GeoTIFFs, gzipped, at NIES (doi:10.17595/20170411.001):
@@ -73,6 +85,7 @@ def open_files(paths: list[str | Path]):
         reader = RasterSource(paths[0])
         with rasterio.open(paths[0]) as ds:
             count = ds.count
+            check_units(file_units(ds), Path(paths[0]).name)
         if count == 12:
             return [RasterSource(paths[0], bands=tuple(range(1, 13)))], \
                 LayerSpec("emissions", "amount", "t C/cell/yr", caveat="ODIAC: sum of 12 monthly bands")
@@ -83,3 +96,42 @@ def open_files(paths: list[str | Path]):
                          "one 12-band file or a single month",
                          "stack them first: `gdalbuildvrt -separate year.vrt odiac*_YYMM.tif`, then pass the VRT")
     raise UnitsError(f"{len(paths)} ODIAC files given", "one file (a month, or 12 bands)")
+
+
+def check_files(paths: list[str | Path]) -> None:
+    """:func:`check_units` on each file of a series."""
+    for path in paths:
+        with rasterio.open(path) as ds:
+            check_units(file_units(ds), Path(path).name)
+
+
+def file_units(ds) -> str:
+    """The units a raster states: a ``units`` metadata item (dataset or band 1), else GDAL's band units."""
+    for tags in (ds.tags(1), ds.tags()):
+        for key, value in tags.items():
+            if key.lower() in ("units", "unit") or key.lower().endswith("#units"):
+                return str(value).strip()
+    return (ds.units[0] or "").strip() if ds.units else ""
+
+
+def check_units(units: str, label: str) -> None:
+    """Refuse a file whose units are not tonnes of carbon per cell per month (none stated is fine).
+
+    A plain carbon mass (``t C``, ``tonne C``) is read as per cell per month, the product's
+    period; a file naming CO2, moles, another period or an area is refused.
+    """
+    if not units:
+        log.debug("%s states no units; ODIAC's are %s", label, UNITS)
+        return
+    expected = parse_unit(UNITS)
+    try:
+        text = with_species(units, "C") + ("/cell/month" if is_mass(units) else "")
+        unit = parse_unit(text)
+        ok = (species_of(units) in ("", "C") and unit.species == "C" and unit.kind is expected.kind
+              and math.isclose(unit.factor, expected.factor, rel_tol=1e-9))
+    except UnitsError:
+        ok = False
+    if not ok:
+        raise UnitsError(f"{label} states units {units!r}", f"ODIAC's {UNITS!r} (tonnes of carbon per cell "
+                         "per month)", "if the file is not ODIAC's, open it as a generic layer with "
+                         "--product generic --kind and --units")

@@ -89,7 +89,8 @@ class Accumulator:
 
 @dataclass
 class _Block:
-    """One decoded block: values (bands × cells, invalid set to 0) and what is derived from them."""
+    """One decoded block: values ``(bands, h, w)`` (invalid set to 0), valid mask (0/1 or None),
+    cell areas ``(h, 1)`` or ``(h, w)``, and what is derived from them once per block."""
 
     values: np.ndarray
     valid: np.ndarray | None
@@ -99,11 +100,27 @@ class _Block:
     full: dict = field(default_factory=dict)
 
 
-def block_values(raw: np.ndarray, spec: LayerSpec, nodata: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+def block_values(raw: np.ndarray, spec: LayerSpec, nodata: float | None,
+                 own: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Values ``(bands, h, w)`` with invalid cells set to 0, and the valid mask (or None).
 
-    Without scale and offset the values keep the file's type (the caller must not write to them).
+    ``own``: ``raw`` is the caller's float64 scratch buffer and is changed in place. Otherwise,
+    without scale and offset, the values keep the file's type (the caller must not write to them).
     """
+    if own:
+        invalid = None
+        if nodata is not None:
+            invalid = raw == nodata if not np.isnan(nodata) else np.isnan(raw)
+        nan = ~np.isfinite(raw)
+        invalid = nan if invalid is None else np.logical_or(invalid, nan, out=invalid)
+        if spec.scale != 1.0:
+            raw *= spec.scale
+        if spec.offset != 0.0:
+            raw += spec.offset
+        if invalid.any():
+            raw[invalid] = 0.0
+            return raw, ~invalid
+        return raw, None
     invalid = None
     if nodata is not None:
         invalid = raw == nodata if not np.isnan(nodata) else np.isnan(raw)
@@ -149,6 +166,9 @@ def run_task(task: Task, tile: PreparedTile, spec: LayerSpec, n_regions: int,
     n_bc = -(-grid.width // bw)
     nodata = spec.nodata if spec.nodata is not None else reader.nodata
     bounds = FRACTION_RANGE.get(spec.unit.slug) if spec.kind is QuantityKind.FRACTION else None
+    # Class codes stay in the file's type (bincount); other values are summed as float64, which
+    # einsum does 3-4× faster than casting float32 or integer cells on the fly.
+    buffer = None if spec.kind is QuantityKind.CLASSES else np.empty(n_bands * bh * bw)
     for br in range(*task.block_rows):
         r0 = br * bh
         h = min(bh, grid.height - r0)
@@ -161,13 +181,20 @@ def run_task(task: Task, tile: PreparedTile, spec: LayerSpec, n_regions: int,
                 if p is None or r0 >= p.bounds[2] or r0 + h <= p.bounds[0] \
                         or c0 >= p.bounds[3] or c0 + w <= p.bounds[1]:
                     continue
-                cov = block_coverage(p, window, (br, bc), n_bc)
+                crop = _crop(p.bounds, window)
+                cov = block_coverage(p, window, (br, bc), n_bc, crop)
                 if isinstance(cov, float) and cov == 0.0:
                     continue
-                covers.append((k, cov))
+                covers.append((k, cov, crop))
             if not covers:
                 continue
-            values, valid = block_values(reader.read_stack(window), spec, nodata)
+            if buffer is not None:
+                # Decoded straight into one float64 buffer per task, reused block after block:
+                # a fresh 25 MB array per 12-band block cost more in page faults than the sums.
+                out = buffer[:n_bands * h * w].reshape(n_bands, h, w)
+                values, valid = block_values(reader.read_stack(window, out=out), spec, nodata, own=True)
+            else:
+                values, valid = block_values(reader.read_stack(window), spec, nodata)
             if bounds is not None:
                 _check_range(acc, values, valid, bounds)
             if tile.row_area is not None:
@@ -176,51 +203,72 @@ def run_task(task: Task, tile: PreparedTile, spec: LayerSpec, n_regions: int,
                 area = np.full((h, 1), tile.geometry.cell_area)
             else:
                 area = projected_cell_areas(grid.crs, grid.transform, window)
-            block = _Block(values.reshape(n_bands, h * w),
-                           None if valid is None else valid.reshape(n_bands, h * w).astype(np.float64), area)
+            block = _Block(values, None if valid is None else valid.astype(np.float64), area)
             if spec.threshold is not None:
-                above = values.reshape(n_bands, h * w) >= spec.threshold
-                block.above = (above if valid is None else above & valid.reshape(n_bands, h * w)).astype(np.float64)
-            for k, cov in covers:
-                _add_region(acc, k, cov, block, spec, options, (h, w))
+                above = values >= spec.threshold
+                block.above = (above if valid is None else above & valid).astype(np.float64)
+            for k, cov, crop in covers:
+                _add_region(acc, k, cov, block, spec, options, crop)
     return acc
 
 
-def _dot(matrix: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``matrix @ weights`` by einsum: BLAS would sum in an order that depends on its thread
-    count, and serial, threaded and dask runs (whose workers run BLAS on one thread) must
-    give bit-identical results."""
-    return np.einsum("bi,i->b", matrix, weights, dtype=np.float64, casting="unsafe")
+def _crop(bounds: tuple[int, int, int, int], window: tuple[int, int, int, int]) -> tuple[slice, slice]:
+    """Rows and columns of a block inside a piece's cell bounds (outside them its coverage is 0).
+
+    One row more below: a horizontal edge lying on the grid line that bounds the outline from
+    below leaves its (cancelling) piece in the row under it.
+    """
+    r0, c0, h, w = window
+    return (slice(max(bounds[0] - r0, 0), min(bounds[2] + 1 - r0, h)),
+            slice(max(bounds[1] - c0, 0), min(bounds[3] - c0, w)))
 
 
-def _sums(cov: np.ndarray | None, block: _Block, spec: LayerSpec, options: Options, shape) -> dict:
-    """Sums of one region over one block; ``cov`` None means the region covers the whole block."""
-    h, w = shape
-    n_bands = block.values.shape[0]
-    c = np.ones(h * w) if cov is None else cov.reshape(h * w)
-    weight = (np.broadcast_to(block.area, shape) if cov is None else cov * block.area).reshape(h * w)
+def _dot(cells: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Σ over cells of ``cells[b] · weights`` per band, by einsum: BLAS would sum in an order that
+    depends on its thread count, and serial, threaded and dask runs (whose workers run BLAS on
+    one thread) must give bit-identical results."""
+    return np.einsum("bij,ij->b", cells, weights, dtype=np.float64, casting="unsafe")
+
+
+def _sums(cov: np.ndarray | None, block: _Block, spec: LayerSpec, options: Options,
+          crop: tuple[slice, slice]) -> dict:
+    """Sums of one region over the ``crop`` of one block; ``cov`` None means the region covers the
+    whole block (then ``crop`` is the whole block)."""
+    rs, cs = crop
+    v = block.values[:, rs, cs]
+    n_bands, hh, ww = v.shape
+    area = block.area[rs, cs] if block.area.shape[1] > 1 else block.area[rs]
+    weight = np.broadcast_to(area, (hh, ww)) if cov is None else cov * area
     out = {"area": float(weight.sum())}
-    v, m = block.values, block.valid
+    m = None if block.valid is None else block.valid[:, rs, cs]
     out["valid"] = _dot(m, weight) if m is not None else np.full(n_bands, out["area"])
     if options.moments:
-        out["cover"] = _dot(m, c) if m is not None else np.full(n_bands, float(c.sum()))
+        if m is not None:
+            out["cover"] = _dot(m, np.ones((hh, ww)) if cov is None else cov)
+        else:
+            out["cover"] = np.full(n_bands, float(hh * ww) if cov is None else float(cov.sum()))
     kind = spec.kind
     if kind is QuantityKind.CLASSES:
-        out["hist"] = [_class_hist(v[b], None if m is None else m[b], weight) for b in range(n_bands)]
+        flat_w = np.ascontiguousarray(weight).reshape(-1)
+        out["hist"] = [_class_hist(v[b].reshape(-1), None if m is None else m[b].reshape(-1), flat_w)
+                       for b in range(n_bands)]
     else:
-        out["wsum"] = _dot(v, weight)
+        if kind is not QuantityKind.AMOUNT:  # per-cell amounts are summed by coverage alone
+            out["wsum"] = _dot(v, weight)
         if kind is QuantityKind.AMOUNT or options.moments:
-            out["csum"] = _dot(v, c)
+            out["csum"] = v.sum(axis=(1, 2)) if cov is None else _dot(v, cov)
         if block.above is not None:
-            out["thr"] = _dot(block.above, weight)
+            out["thr"] = _dot(block.above[:, rs, cs], weight)
         if options.moments:
             if block.squares is None:
-                block.squares = np.square(v, dtype=np.float64)
-            out["sq"] = _dot(block.squares, c)
+                block.squares = np.square(block.values, dtype=np.float64)
+            sq = block.squares[:, rs, cs]
+            out["sq"] = sq.sum(axis=(1, 2)) if cov is None else _dot(sq, cov)
     if options.extrema or options.samples:
+        c = np.ones(hh * ww) if cov is None else cov.reshape(-1)
         inside = c > 0
-        sel = v[:, inside]
-        ok = None if m is None else m[:, inside] > 0
+        sel = v.reshape(n_bands, -1)[:, inside]
+        ok = None if m is None else m.reshape(n_bands, -1)[:, inside] > 0
         if options.extrema:
             lo = np.where(ok, sel, np.inf) if ok is not None else sel
             hi = np.where(ok, sel, -np.inf) if ok is not None else sel
@@ -233,14 +281,14 @@ def _sums(cov: np.ndarray | None, block: _Block, spec: LayerSpec, options: Optio
     return out
 
 
-def _add_region(acc: Accumulator, k: int, cov, block: _Block, spec: LayerSpec, options: Options, shape) -> None:
-    full = isinstance(cov, float)
-    if full:
+def _add_region(acc: Accumulator, k: int, cov, block: _Block, spec: LayerSpec, options: Options,
+                crop: tuple[slice, slice]) -> None:
+    if isinstance(cov, float):  # the whole block is inside: its sums are shared by every such region
         if "sums" not in block.full:
-            block.full["sums"] = _sums(None, block, spec, options, shape)
+            block.full["sums"] = _sums(None, block, spec, options, (slice(None), slice(None)))
         sums = block.full["sums"]
     else:
-        sums = _sums(cov, block, spec, options, shape)
+        sums = _sums(cov, block, spec, options, crop)
     acc.area[k] += sums["area"]
     acc.valid[k] += sums["valid"]
     for name in ("cover", "wsum", "csum", "thr", "sq"):

@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 
 from atlas.errors import GridError, UnitsError
@@ -132,6 +131,7 @@ def zonal_stats(
         tasks = plan_tasks(tiles)
         log.info("%s: %d regions, %d tile(s), %d band(s), %d tasks", spec.name, len(ids), len(tiles), len(labels),
                  len(tasks))
+        log.info("%s: %s", spec.name, spec.unit.conversion)
         acc = execute(tasks, tiles, spec, len(ids), pool=pool if client is None else None, client=client,
                       progress=progress, options=options_for(stat_names))
         region_area = areas.result() if areas is not None else ellipsoidal_areas_m2(geoms)

@@ -146,6 +146,14 @@ def value_columns(acc: Accumulator, spec: LayerSpec, stats: tuple[str, ...], n: 
     return cols
 
 
+def conversions(spec: LayerSpec, columns) -> dict[str, str]:
+    """How each converted value column was made from the raster's units (e.g. ×44/12 from carbon)."""
+    unit = spec.unit
+    stem = f"{spec.name}_{unit.output}"
+    return {col: unit.conversion + (", per ha of valid area" if col.endswith("_per_ha") else "")
+            for col in columns if col == stem or col == f"{stem}_per_ha"}
+
+
 def result_frame(acc: Accumulator, ids: Sequence, id_column: str, region_area_m2: np.ndarray, spec: LayerSpec,
                  band_labels: Sequence[str] | None = None, band_times: Sequence[str] | None = None,
                  stats: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -176,5 +184,6 @@ def result_frame(acc: Accumulator, ids: Sequence, id_column: str, region_area_m2
     for col, values in cols.items():
         frame[col] = values.ravel() if long else values[:, 0]
     frame["status"] = [_status(i, v) for i, v in zip(frame["inside_raster_share"], frame["valid_share"])]
-    frame.attrs.update({"layer": spec.name, "kind": spec.kind.value, "units": spec.units, "caveat": spec.caveat})
+    frame.attrs.update({"layer": spec.name, "kind": spec.kind.value, "units": spec.units, "caveat": spec.caveat,
+                        "conversions": conversions(spec, cols)})
     return frame
