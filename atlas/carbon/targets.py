@@ -129,7 +129,7 @@ def track_targets(targets: pd.DataFrame, official: pd.DataFrame | None, pilots: 
     out["measured_value"] = verdicts.get("measured_value", pd.Series(np.nan, index=out.index)).astype(float)
     out["measured_unit"] = np.where(out["measured_value"].notna(), out["unit"], "")
     out["measured_year"] = pd.array(verdicts.get("measured_year", pd.Series(pd.NA, index=out.index)), dtype="Int64")
-    out["measured_source"] = verdicts.get("measured_source", pd.Series("", index=out.index)).fillna("")
+    out["measured_source"] = verdicts.get("measured_source", pd.Series("", index=out.index)).astype(object).fillna("")
     out["status"] = verdicts["status"]
     out["caveat"] = verdicts["caveat"].fillna("")
     coverage = out["indicator"].isin(("forest_coverage", "tree_coverage"))
