@@ -306,8 +306,8 @@ def _prepare(bench: Bench, folder: Path) -> dict[str, str]:
     (folder / "binary.csv").write_bytes(bytes(range(256)) * 4)
     sinks = pd.read_csv(bench.sinks_csv())
     sinks.drop(columns="pilot_id").to_csv(folder / "noid.csv", index=False)
-    text = sinks.astype({"net_sink_tco2_per_yr_central": object})
-    text.loc[1, "net_sink_tco2_per_yr_central"] = "abc"
+    text = sinks.astype({"sink_tco2_per_yr_central": object})
+    text.loc[1, "sink_tco2_per_yr_central"] = "abc"
     text.to_csv(folder / "text.csv", index=False)
     sinks.to_csv(folder / "gbk.csv", index=False, encoding="gbk")
     factors = pd.read_csv(ROOT / "geodata" / "sink_factors.csv", dtype=str, keep_default_na=False)
