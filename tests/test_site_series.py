@@ -322,3 +322,15 @@ def test_loss_chart_in_the_browser(browser_page, series_site):
     assert heights[1] > heights[0] > heights[2] > 0                  # 7 > 5 > 1 ha
     page.assert_offline()
     page.assert_no_console_errors()
+
+
+def test_validation_page_of_the_build(built_site):
+    """The default build publishes the validation tables as a page, linked from the index, self-contained."""
+    from atlas.publish.site import external_resources
+
+    page = (built_site / "validation.html").read_text(encoding="utf-8")
+    assert 'data-validation="mainland"' in page and 'data-validation="provinces"' in page
+    assert "154.8" in page and "Biogeosciences" in page        # Yang et al. 2022, the inventory reference
+    assert "中国清单方法 China inventory method" in page and page.count("<tr>") >= 8 + 34
+    assert external_resources(page) == []
+    assert 'href="validation.html"' in (built_site / "index.html").read_text(encoding="utf-8")

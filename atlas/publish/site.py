@@ -257,13 +257,17 @@ def index_page(data: SiteData, maps: list[tuple[str, str]]) -> str:
     per_batch = summary.get("pilots_per_batch", {})
     cards = [("试点 Pilots", f"{summary.get('pilots_total', len(table))}",
               " · ".join(f"{BATCH_LABELS[int(b)].split(' ')[0]} {n}" for b, n in sorted(per_batch.items())))]
-    sink = summary.get("mainland_net_sink_pg_c_per_yr")
+    sink = summary.get("mainland_sink_pg_c_per_yr", {}).get("headline")
     if sink:
-        cards.append(("大陆森林净碳汇 Mainland forest net sink", f"{sink['central']:.3f} Pg C/yr",
-                      f"{sink['low']:.3f}–{sink['high']:.3f} (95 %)"))
-    forest = summary.get("forest_mainland_km2", summary.get("forest_mainland_km2_modis2019"))
+        method = "中国清单方法 China inventory method" if "inventory" in summary.get("mainland_sink_pg_c_per_yr", {}) \
+            else "IPCC Tier 1"
+        cards.append(("大陆森林碳汇 Mainland forest sink", f"{sink['central']:.3f} Pg C/yr",
+                      f"{sink['low']:.3f}–{sink['high']:.3f} (95 %) · {method}"))
+    forest = summary.get("forest_mainland_km2")
     if forest:
-        cards.append(("大陆森林面积 Mainland forest (MODIS 2019)", f"{forest:,} km²", "多数类，偏低 majority class, low"))
+        how = ("按各省森林资源清查校准 calibrated to the provinces' inventories" if "forest_area_method" in summary
+               else summary.get("forest_layer", ""))
+        cards.append(("大陆森林面积 Mainland forest", f"{forest:,} km²", how))
     rows = []
     for pid, r in table.iterrows():
         rows.append({"search": " ".join(str(r.get(k, "")) for k in ("name_zh", "name_en", "pinyin")).lower(),
@@ -342,6 +346,34 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
         done(_write_page(out / "pilots" / f"{pid}.html", html_text))
     maps = [("national.html", "全国地图 National map")] + \
         [(f"batch-{b}.html", f"{BATCH_LABELS[b]} 地图 map") for b in batches]
+    series = data.series or {}
+    if series.get("validation_provinces") is not None and series.get("validation_mainland") is not None:
+        done(_write_page(out / "validation.html", validation_page(data)))
+        maps.append(("validation.html", "数据核对 Validation against official statistics and published estimates"))
     done(_write_page(out / "index.html", index_page(data, maps)))
     return written
+
+
+def validation_page(data: SiteData) -> str:
+    """HTML of ``validation.html``: the run's validation tables, formatted for readers."""
+    def num(value, digits: int = 0) -> str:
+        return "—" if value is None or pd.isna(value) else f"{value:,.{digits}f}"
+
+    names = {"inventory": "中国清单方法 China inventory method",
+             "tier1_gross_removal": "IPCC Tier 1 总清除量 gross removals"}
+    mainland = [{"estimate": names.get(r.atlas_estimate, r.atlas_estimate), "low": num(r.atlas_tg_c_per_yr_low, 1),
+                 "central": num(r.atlas_tg_c_per_yr_central, 1), "high": num(r.atlas_tg_c_per_yr_high, 1),
+                 "reference": f"{r.reference_quantity}, {r.reference_period}",
+                 "value": num(r.reference_sink_tg_c_per_yr, 1), "ratio": num(r.atlas_over_reference, 2),
+                 "inside": "是 yes" if r.reference_inside_atlas_interval else "否 no", "citation": r.citation}
+                for r in data.series["validation_mainland"].itertuples()]
+    provinces = [{"name": r.name_zh, "official": num(r.official_forest_ha) + " ha" if pd.notna(r.official_forest_ha)
+                  else "—", "raster": num(r.raster_forest_ha) + " ha", "ratio": num(r.raster_over_official, 2),
+                  "atlas": num(r.atlas_forest_ha) + " ha", "sink": num(getattr(r, "sink_tco2_per_yr_central", None)),
+                  "method": getattr(r, "sink_method", ""),
+                  "tier1": num(getattr(r, "tier1_gross_removal_tco2_per_yr_central", None))}
+                 for r in data.series["validation_provinces"].itertuples()]
+    return pages.render("validation.html.j2", **pages.assets(), title="数据核对 Validation",
+                        body_class="atlas-index", mainland=mainland, provinces=provinces,
+                        review_number=data.review_number, credits_extra=data.credits)
 
