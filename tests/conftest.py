@@ -10,6 +10,8 @@ import pytest
 import rasterio
 from affine import Affine
 
+from atlas.workflow.runner import STATE_DIR
+
 REALDATA = Path(__file__).resolve().parents[1].parent / "shared" / "realdata"
 
 
@@ -25,6 +27,12 @@ def write_tif(path: Path, array: np.ndarray, transform: Affine, crs="EPSG:4326",
         if band_tags:
             ds.update_tags(1, **band_tags)
     return path
+
+
+def outputs(out: Path) -> dict[str, bytes]:
+    """Every output file of a run folder (the step cache excluded) → its bytes."""
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file() and STATE_DIR not in p.parts}
 
 
 @pytest.fixture

@@ -21,6 +21,7 @@ import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
+from conftest import outputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -222,11 +223,6 @@ formats = ["csv", "gpkg", "parquet"]
 [site]
 publish = true
 """
-
-
-def outputs(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and STATE_DIR not in p.parts}
 
 
 @pytest.fixture(scope="module")

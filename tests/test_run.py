@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 from affine import Affine
 from click.testing import CliRunner
+from conftest import outputs
 
 from atlas.cli import cli
 from atlas.workflow.config import load_config
@@ -30,12 +31,6 @@ def write_config(folder: Path, text: str, name: str = "run.toml") -> Path:
     path = folder / name
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def outputs(out: Path) -> dict[str, bytes]:
-    """Every output file (the step cache excluded) → its bytes."""
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and STATE_DIR not in p.parts}
 
 
 # ---------------------------------------------------------------- validation
