@@ -80,8 +80,7 @@ def province_sinks(forest_frame: pd.DataFrame, by_type: pd.DataFrame, domains: p
                                                           draws, seed)
     table = sink_table(forest_frame, by_type, domains, lib, emissions=None, emissions_source="",
                        forest_source="", inventory=inventory, draws=draws, seed=seed).drop(columns="forest_source")
-    _, net_draws = sinks.estimate_sinks(by_type, domains, lib, draws=draws, seed=seed, return_draws=True)
-    gross = sinks.estimate_sinks(by_type, domains, lib, draws=draws, seed=seed)
+    gross, net_draws = sinks.estimate_sinks(by_type, domains, lib, draws=draws, seed=seed, return_draws=True)
     tier1 = sinks.summarise_total(gross, net_draws, mainland)  # no losses: net draws are the removals
     totals = {"tier1_gross_removal": tier1}
     if inventory_total is not None and table.loc[mainland, "inventory_net_sink_tco2_per_yr_central"].notna().all():
