@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import logging
 import os
 import re
@@ -243,3 +244,9 @@ def sweep_partials(folder: str | os.PathLike) -> list[Path]:
     if removed:
         log.info("removed %d temporary file(s) left by an interrupted run under %s", len(removed), root)
     return removed
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes (read in chunks by :func:`hashlib.file_digest`)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, algorithm).hexdigest()

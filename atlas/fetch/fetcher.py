@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 import pooch
 import requests
 
+from atlas._io import file_digest
 from atlas.errors import ConfigError, FetchError
 from atlas.fetch.downloader import MIRROR_ENV, ResumingDownloader, new_session, retrieve, short_reason
 from atlas.fetch.extract import check_opens, extract, extracted_paths
-from atlas.fetch.manifest import NONE_PUBLISHED, Manifest, file_digest, hash_matches, parse_md5_list
+from atlas.fetch.manifest import NONE_PUBLISHED, Manifest, hash_matches, parse_md5_list
 from atlas.fetch.plan import WORLDCOVER_GRID, RemoteFile
 from atlas.fetch.report import human_size
 from atlas.rasters import worldcover

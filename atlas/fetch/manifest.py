@@ -6,25 +6,18 @@ manifest in the cache (:data:`MANIFEST_NAME`), so later runs verify the cached c
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
 from pathlib import Path
 
-from atlas._io import write_text_atomic
+from atlas._io import file_digest, write_text_atomic
 from atlas.rasters import odiac
 
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "atlas-fetch-manifest.json"
 NONE_PUBLISHED = "none published; SHA-256 recorded in the cache manifest"
-
-
-def file_digest(path: str | Path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file's bytes (read in chunks by :func:`hashlib.file_digest`)."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, algorithm).hexdigest()
 
 
 def hash_matches(path: str | Path, known_hash: str) -> bool:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from atlas._io import atomic_path, write_text_atomic
+from atlas._io import atomic_path, file_digest, write_text_atomic
 from atlas.paths import layers_dir
 
 log = logging.getLogger(__name__)
@@ -36,12 +36,6 @@ def content_key(*parts: object) -> str:
     """A short, stable key of JSON-able ``parts`` (paths and other objects by their ``str``)."""
     text = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @dataclass
@@ -73,7 +67,7 @@ class FileHashes:
         hit = self.cache.get(str(path))
         if hit and hit[0] == tag:
             return hit[1]
-        digest = file_sha256(path)
+        digest = file_digest(path)
         self.cache[str(path)] = [tag, digest]
         self.dirty = True
         return digest
@@ -176,10 +170,10 @@ class StepCache:
         listed = _read_marker(marker)
         if listed is not None:
             files = [self.out / rel for rel in listed]
-            reused = all(f.is_file() and file_sha256(f) == digest for f, digest in zip(files, listed.values()))
+            reused = all(f.is_file() and file_digest(f) == digest for f, digest in zip(files, listed.values()))
         if not reused:
             files = write()
-            listing = {f.relative_to(self.out).as_posix(): file_sha256(f) for f in files}
+            listing = {f.relative_to(self.out).as_posix(): file_digest(f) for f in files}
             write_text_atomic(marker, json.dumps(listing, indent=1, sort_keys=True), overwrite=True)
         self._done(name, key, reused, started)
         self.files.extend(files)
