@@ -87,10 +87,6 @@ def _short_mass_t(value: float) -> str:
     return fmt_mass_t(value).split("（")[0]
 
 
-def _short_money(value: float) -> str:
-    return fmt_money_cny(value).split(" (")[0]
-
-
 FORMATTERS: dict[str, Callable[[float], str]] = {
     "number": fmt_number,
     "integer": lambda v: f"{int(round(v)):,d}",
@@ -102,7 +98,7 @@ FORMATTERS: dict[str, Callable[[float], str]] = {
     "text": str,
 }
 #: Compact forms for legends, where the unit is in the legend title.
-SHORT_FORMATTERS: dict[str, Callable[[float], str]] = {"mass_t": _short_mass_t, "money_cny": _short_money,
+SHORT_FORMATTERS: dict[str, Callable[[float], str]] = {"mass_t": _short_mass_t, "money_cny": fmt_money_zh,
                                                        "share": lambda v: fmt_number(v * 100)}
 
 

@@ -29,6 +29,8 @@ PARAMETER_SOURCES = [
     ("公式 Formula", "现值 = Σ_{t=0}^{n−1} 年额 × ((1 + g) / (1 + r))^t, 首年不贴现 NPV with the first year undiscounted "
      "(as InVEST's carbon model when g = 0)"),
 ]
+#: Headers of the low / central / high columns (the 95 % interval of the Monte Carlo draws).
+ESTIMATE_LABELS = {"low": "低 Low (2.5 %)", "central": "中 Central", "high": "高 High (97.5 %)"}
 SCHEME_LABELS = {"removals": "按清除量付费 Pay for removals", "balance": "净平衡转移 Net-balance transfers",
                  "baseline": "基线以上增量 Above a baseline"}
 FOREST_TYPES = {"igbp_enf": "常绿针叶林 evergreen needleleaf", "igbp_ebf": "常绿阔叶林 evergreen broadleaf",

@@ -264,7 +264,7 @@ def report_html(build: Build, pilot_ids: list[str], params: dict | None = None, 
                         body_class="atlas-report", sections=sections, review_number=review_number,
                         credits_extra=[], sink_facts_cols=SINK_FACTS, facts_cols=FACTS,
                         scheme_labels=panel.SCHEME_LABELS, parameter_sources=panel.PARAMETER_SOURCES,
-                        estimate_labels={"low": "低 Low (2.5 %)", "central": "中 Central", "high": "高 High (97.5 %)"},
+                        estimate_labels=panel.ESTIMATE_LABELS,
                         build_folder=str(build.folder), notes=build.summary.get("forest_caveat", ""))
 
 

@@ -244,10 +244,10 @@ def map_page(shared: _Shared, ids: list[str], kind: str, title: str, links: list
                    review_number=data.review_number, credits_extra=data.credits, pilot=pilot,
                    body_class=f"atlas-map-page atlas-{kind}")
     if pilot is not None:
-        from atlas.publish.panel import PARAMETER_SOURCES, SCHEME_LABELS
+        from atlas.publish.panel import ESTIMATE_LABELS, PARAMETER_SOURCES, SCHEME_LABELS
         context.update(compensation_js=pages.Markup(pages.inline_assets(("compensation.js",))[0]),
                        scheme_labels=SCHEME_LABELS, parameter_sources=PARAMETER_SOURCES,
-                       estimate_labels={"low": "低 Low (2.5 %)", "central": "中 Central", "high": "高 High (97.5 %)"})
+                       estimate_labels=ESTIMATE_LABELS)
     return pages.render("map_page.html.j2", **context)
 
 
