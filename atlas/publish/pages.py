@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import jinja2
-import numpy as np
 import pandas as pd
 from markupsafe import Markup
 
@@ -132,7 +131,3 @@ def target_table(targets: pd.DataFrame) -> tuple[list[dict], list[str]]:
                      "status": str(t.status), "source": source_text(t.source_table)})
     caveats = sorted({str(c) for c in targets.get("caveat", pd.Series(dtype=str)).dropna() if str(c)})
     return rows, caveats
-
-
-def has_value(value) -> bool:
-    return value is not None and not (isinstance(value, float) and np.isnan(value))

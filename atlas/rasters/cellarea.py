@@ -48,8 +48,6 @@ def zone_area(lat_deg: np.ndarray) -> np.ndarray:
     return np.pi * _B2 * (s / (1 - _E2 * s * s) + np.arctanh(_E * s) / _E)
 
 
-_zone_area = zone_area  # the old private name
-
 
 def area_density(lat_rad: np.ndarray) -> np.ndarray:
     """Ellipsoidal area per radian of longitude and radian of latitude (m²): dA = k(φ) dλ dφ."""
@@ -128,12 +126,6 @@ def areal_scale(crs: CRS, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Planar area per ellipsoidal area (the areal scale factor) at projected ``x``, ``y``."""
     x = np.asarray(x, dtype=float)
     return 1.0 / true_area_factor(crs, x, np.asarray(y, dtype=float), 1.0 / _unit(crs))
-
-
-def is_equal_area(crs: CRS, sample_xy: np.ndarray) -> bool:
-    """True if the projection keeps areas (areal scale 1 at the sample points)."""
-    scale = areal_scale(crs, sample_xy[:, 0], sample_xy[:, 1])
-    return bool(np.all(np.isfinite(scale)) and np.allclose(scale, 1.0, rtol=0, atol=1e-8))
 
 
 @dataclass(frozen=True)

@@ -74,11 +74,6 @@ def year_stack_name(release: str, year: int) -> str:
     return f"odiac{release}_1km_excl_intl_{year}.vrt"
 
 
-def is_odiac(path: str | Path) -> bool:
-    """True for file names starting with ``odiac`` (the publisher's months and their stacks)."""
-    return Path(path).name.lower().startswith("odiac")
-
-
 def open_files(paths: list[str | Path]):
     """One file with 12 bands, 12 monthly files, or one month (annualised)."""
     if len(paths) == 1:

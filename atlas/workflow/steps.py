@@ -19,8 +19,8 @@ from atlas.carbon.sink_tables import NOT_MAINLAND, province_sinks, sink_table  #
 from atlas.carbon.forest_area import forest_areas_by_type, forest_table
 from atlas.errors import ConfigError
 from atlas.paths import geodata_dir
-from atlas.rasters import modis, open_layer
-from atlas.rasters.layer import LayerSpec, RasterSource
+from atlas.rasters import open_layer
+from atlas.rasters.layer import LayerSpec
 from atlas.regions import boundaries, registry
 from atlas.workflow.config import LayerConfig
 from atlas.zonal import zonal_stats
@@ -68,11 +68,6 @@ def land_ha(regions: pd.DataFrame, id_column: str) -> pd.Series:
 
 
 # -- layers --------------------------------------------------------------------------------------
-
-def default_forest_layer() -> tuple[list[RasterSource], LayerSpec]:
-    """The embedded MODIS MCD12C1 2019 forest layer (readers, spec), no network needed."""
-    return [RasterSource(geodata_dir() / DEFAULT_FOREST)], modis.spec("MCD12C1")
-
 
 def default_forest_config() -> LayerConfig:
     """The embedded forest layer as a run layer (so its file is fingerprinted like any other)."""
