@@ -40,7 +40,6 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import mapclassify
 import numpy as np
 from branca.utilities import color_brewer
 
@@ -263,6 +262,9 @@ def _palette(layer: LayerDef, n: int) -> list[str]:
 
 def _bins(values: np.ndarray, layer: LayerDef, k: int) -> np.ndarray:
     """Upper bounds of the classes of ``values`` (finite, non-empty)."""
+    # imported here: mapclassify pulls in scipy.stats, scikit-learn and pyplot (about 1.6 s), which a
+    # run whose site step is cached, and every CLI command that reads a config, should not pay
+    import mapclassify
     distinct = np.unique(values)
     k = max(1, min(k, distinct.size))
     if layer.scheme == "fixed":
