@@ -163,15 +163,20 @@ def test_sinks_compensate_targets(run, tmp_path):
     assert tracked.loc[tracked["indicator"] == "forest_coverage", "remote_sensing_value"].notna().all()
 
 
-def test_build_with_emissions_raster_and_gcj02_basemap(run, tif, tmp_path):
+def test_build_with_emissions_raster_and_gcj02_basemap(run, built_site, tif, tmp_path):
     # 1000 t CO2 in every 0.5° cell of 20-30°N, 110-120°E. Shenzhen's outline (2,136 km²,
     # geodata/README.md) lies across the 22.5°N row edge where a 0.5° cell is about
     # 51.4 km × 55.3 km ≈ 2,842 km², so its raster emissions are about 1000 × 2136 / 2842 ≈ 752 t.
     emissions = south_china(tif, "emissions.tif", np.full((20, 20), 1000.0, dtype=np.float32))
+    # over a copy of the default build: the options change what depends on emissions and the basemap,
+    # and the forest, calibration and evaluation steps are taken from the earlier build
     site = tmp_path / "site"
+    shutil.copytree(built_site, site)
     res = run("build", "--out", site, "--tiles", "amap", "--emissions", emissions,
               "--emissions-kind", "amount", "--emissions-units", "t CO2/cell/yr")
     assert res.exit_code == 0, res.output
+    computed = res.output[res.output.index("computed (") + len("computed ("):].split(")")[0].split(", ")
+    assert computed == ["zonal_emissions", "sinks", "compensation", "tables", "site"]
     per_pilot = pd.read_csv(site / "data" / "emissions_raster_pilots.csv").set_index("pilot_id")
     assert per_pilot.loc["P1-08", "value_tco2_per_yr"] == pytest.approx(752, rel=0.01)
     sinks = pd.read_csv(site / "data" / "sinks_pilots.csv").set_index("pilot_id")

@@ -233,20 +233,27 @@ def clean_run(tmp_path_factory):
     return folder, report, outputs(folder / "out")
 
 
+def _start_run(folder: Path, stderr=subprocess.PIPE) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "atlas.cli", "run", "run.toml"], cwd=folder, env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+
+
 @pytest.mark.slow
-def test_killed_between_every_pair_of_steps_resumes_byte_identical(clean_run, tmp_path):
+def test_killed_after_every_step_and_inside_the_last_resumes_byte_identical(clean_run, tmp_path):
     """One folder, killed (SIGKILL) right after each step in turn: run n reuses what runs 1 … n-1 left,
-    finishes step n and is killed; a last run resumes. Every step boundary sees a kill and a resume, and
+    finishes step n and is killed. A last run is killed inside the site step, once its first page is
+    written; a final run resumes. Every step boundary and a half-written step see a kill and a resume,
     the outputs end byte-identical to an uninterrupted run, and the temporary files a kill may leave
     are gone once a run has been through the folder."""
     _, report, reference = clean_run
     names = [s.name for s in report.steps]
+    assert names[-1] == "site"
     folder = tmp_path / "killed"
+    out = folder / "out"
     folder.mkdir()
     (folder / "run.toml").write_text(SMALL, encoding="utf-8")
     for n in range(1, len(names)):  # kill when the n-th step has reported
-        proc = subprocess.Popen([sys.executable, "-m", "atlas.cli", "run", "run.toml"], cwd=folder, env=ENV,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc = _start_run(folder)
         reported = []
         for line in proc.stderr:
             if line.startswith("  ") and line.split()[-1] in ("done", "reused"):
@@ -258,10 +265,23 @@ def test_killed_between_every_pair_of_steps_resumes_byte_identical(clean_run, tm
         assert proc.returncode == -signal.SIGKILL, f"the run ended before step {n} could be followed by a kill"
         # everything before step n came from the killed runs before it; step n itself was computed now
         assert reported == ["reused"] * (n - 1) + ["done"], f"step {n} ({names[n - 1]}): {reported}"
+
+    # kill -9 inside the site step: its first page exists, the step has not finished
+    proc = _start_run(folder, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "national.html").exists():
+        assert proc.poll() is None, "the run ended before it could be killed inside the site step"
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not list((out / STATE_DIR).glob("site-*.json")), "the site step must not have finished"
+    assert outputs(out) != reference
+
     resumed = run(load_config(folder / "run.toml"))
-    assert resumed.computed == [names[-1]]
-    assert outputs(folder / "out") == reference
-    assert leftovers(folder / "out") == []
+    assert resumed.computed == ["site"]  # everything before the site was kept
+    assert outputs(out) == reference
+    assert leftovers(out) == []
 
 
 def test_cached_frames_keep_their_column_types(clean_run):

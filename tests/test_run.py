@@ -3,12 +3,7 @@ byte-identical outputs, dask clusters."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +17,7 @@ from atlas.cli import cli
 from atlas.workflow.config import load_config
 from atlas.errors import ConfigError
 from atlas.publish.site import external_resources
-from atlas.workflow.runner import STATE_DIR, run
+from atlas.workflow.runner import run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -131,48 +126,6 @@ def test_rerun_reuses_every_step_and_changes_rebuild_only_what_depends_on_them(t
     fourth = run(load_config(write_config(tmp_path, SMALL.replace("price = 50", "price = 80"))))
     assert fourth.computed == ["tables"]
     assert (config.out / "data" / "sinks_pilots.csv").read_text(encoding="utf-8").startswith("pilot_id")
-
-
-KILLABLE = """
-[run]
-out = "out"
-[regions]
-batch = [1]
-[sinks]
-draws = 2000
-[outputs]
-formats = ["csv", "gpkg", "parquet"]
-[site]
-publish = true
-"""
-
-
-def test_killed_run_resumes_to_byte_identical_outputs(tmp_path):
-    # the same config in two folders: one run straight through, one killed and resumed
-    (tmp_path / "clean").mkdir()
-    (tmp_path / "killed").mkdir()
-    clean = load_config(write_config(tmp_path / "clean", KILLABLE))
-    run(clean)
-    reference = outputs(clean.out)
-
-    path = write_config(tmp_path / "killed", KILLABLE)
-    out = tmp_path / "killed" / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "atlas.cli", "run", str(path)], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    # kill -9 as soon as the site has started: its first page exists, the others do not
-    deadline = time.monotonic() + 120
-    while not (out / "national.html").exists():
-        assert proc.poll() is None, "the run ended before it could be killed"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert not list((out / STATE_DIR).glob("site-*.json")), "the site step must not have finished"
-    assert outputs(out) != reference
-
-    resumed = run(load_config(path))
-    assert resumed.computed == ["site"]  # everything before the site was kept
-    assert outputs(out) == reference
 
 
 def test_mosaic_runs_on_a_local_cluster_and_matches_threads(tif, tmp_path):
