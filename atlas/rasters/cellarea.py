@@ -49,6 +49,18 @@ def zone_area(lat_deg: np.ndarray) -> np.ndarray:
 
 
 
+def zone_area_second_derivative(lat_deg: np.ndarray) -> np.ndarray:
+    """Second derivative of :func:`zone_area` in latitude (m² per radian²).
+
+    zone_area' = 2π b² cos φ / (1 − e² sin² φ)², so zone_area" = 2π b² s (4e²c² − w) / w³ with
+    s = sin φ, c = cos φ, w = 1 − e² s².
+    """
+    phi = np.radians(lat_deg)
+    s, c = np.sin(phi), np.cos(phi)
+    w = 1 - _E2 * s * s
+    return 2 * np.pi * _B2 * s * (4 * _E2 * c * c - w) / w**3
+
+
 def area_density(lat_rad: np.ndarray) -> np.ndarray:
     """Ellipsoidal area per radian of longitude and radian of latitude (m²): dA = k(φ) dλ dφ."""
     s = np.sin(lat_rad)

@@ -192,9 +192,14 @@ def latest_figure(stats: pd.DataFrame, indicator: str, *, adcode: int | None = N
         rows = rows[rows["year"] < before]
     if rows.empty:
         return None
+    return in_preference_order(rows).iloc[-1]
+
+
+def in_preference_order(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` sorted so that the preferred figure comes last: the latest ``year``, then verified
+    before secondary, then the latest ``source_year``; ties keep the file's order."""
     ranked = rows.assign(_verified=(rows["status"] == "verified").astype(int))
-    ranked = ranked.sort_values(["year", "_verified", "source_year"], kind="stable")
-    return ranked.drop(columns="_verified").iloc[-1]
+    return ranked.sort_values(["year", "_verified", "source_year"], kind="stable").drop(columns="_verified")
 
 
 def province_nfi(stats: pd.DataFrame, indicator: str, inventory: str = "NFI9") -> pd.Series:

@@ -22,6 +22,7 @@ from atlas.paths import geodata_dir
 from atlas.rasters import open_layer
 from atlas.rasters.layer import LayerSpec
 from atlas.regions import boundaries, registry
+from atlas.regions.official import in_preference_order
 from atlas.workflow.config import LayerConfig
 from atlas.zonal import zonal_stats
 
@@ -303,7 +304,7 @@ def official_by_region(official: pd.DataFrame | None, indicator: str, key: str, 
         rows = rows[rows["pilot_id"].fillna("") != ""]
     if latest_year is not None:
         rows = rows[rows["year"] <= latest_year]
-    latest = rows.sort_values("year").groupby(key)["value"].last()
+    latest = in_preference_order(rows).groupby(key)["value"].last()
     latest.index = latest.index.astype(ids.dtype) if len(latest) else latest.index
     return latest.reindex(ids)
 

@@ -87,7 +87,10 @@ def _ring_edges(geometry: shapely.Geometry) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _crossings(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Parameters ``t`` in (0, 1) where segments a→b cross integer values, and their segment index."""
+    """Parameters ``t`` in (0, 1) where segments a→b cross integer values, and their segment index.
+
+    Each segment's crossings come in the order the segment meets them (``t`` ascending).
+    """
     lo, hi = np.minimum(a, b), np.maximum(a, b)
     first = np.floor(lo).astype(np.int64) + 1
     last = np.ceil(hi).astype(np.int64) - 1
@@ -96,20 +99,34 @@ def _crossings(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if seg.size == 0:
         return np.empty(0), seg
     starts = np.cumsum(count) - count
-    k = first[seg] + (np.arange(seg.size) - starts[seg])
+    j = np.arange(seg.size) - starts[seg]
+    k = np.where(a[seg] <= b[seg], first[seg] + j, last[seg] - j)
     t = (k - a[seg]) / (b[seg] - a[seg])
     return t, seg
 
 
 def split_edges(p0: np.ndarray, p1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split segments p0→p1 (grid coordinates) at every grid line; return piece ends."""
+    """Split segments p0→p1 (grid coordinates) at every grid line; return piece ends.
+
+    Each segment's cut parameters are laid out as ``0, x-crossings, y-crossings, 1``; each list
+    is already in order, so only segments that cross both kinds of line need sorting (a global
+    sort of every cut was most of the time spent preparing an outline).
+    """
     tx, sx = _crossings(p0[:, 0], p1[:, 0])
     ty, sy = _crossings(p0[:, 1], p1[:, 1])
     n = len(p0)
-    seg = np.concatenate([np.arange(n), np.arange(n), sx, sy])
-    t = np.concatenate([np.zeros(n), np.ones(n), tx, ty])
-    order = np.lexsort((t, seg))
-    seg, t = seg[order], t[order]
+    nx, ny = np.bincount(sx, minlength=n), np.bincount(sy, minlength=n)
+    size = nx + ny + 2
+    start = np.cumsum(size) - size
+    t = np.zeros(int(size.sum()))
+    t[start + size - 1] = 1.0
+    t[start[sx] + 1 + (np.arange(sx.size) - (np.cumsum(nx) - nx)[sx])] = tx
+    t[start[sy] + 1 + nx[sy] + (np.arange(sy.size) - (np.cumsum(ny) - ny)[sy])] = ty
+    seg = np.repeat(np.arange(n), size)
+    mixed = ((nx > 0) & (ny > 0))[seg]
+    if mixed.any():
+        where = np.flatnonzero(mixed)
+        t[where] = t[where][np.lexsort((t[where], seg[where]))]
     pts = p0[seg] + t[:, None] * (p1[seg] - p0[seg])
     keep = (seg[1:] == seg[:-1]) & (t[1:] > t[:-1])
     return pts[:-1][keep], pts[1:][keep]

@@ -18,8 +18,9 @@ cell: a raster of ones over 阿拉尔 on a 0.5° grid gives 0.9985 of its outlin
 
 Outline areas use the same definition: edges straight in longitude/latitude, area by
 Green's theorem ``A = −∮ Z(φ) dλ`` with ``Z`` the zone area from the equator (exact closed
-form), each edge integrated by 4-point Gauss–Legendre after cutting edges to 0.25°
-(error < 1e-15). pyproj's ``Geod`` measures geodesic edges, which bulge poleward of the
+form); along an edge ``φ`` is linear in ``λ``, so each edge adds ``−Δλ`` times the mean of ``Z``
+over its latitudes: the midpoint rule with its second-order term for edges spanning up to 0.01°
+of latitude, 4-point Gauss–Legendre over parts of at most 0.25° for the others (error < 1e-14). pyproj's ``Geod`` measures geodesic edges, which bulge poleward of the
 edges a raster grid sees; that is a different polygon.
 """
 
@@ -30,13 +31,16 @@ import shapely
 from pyproj import CRS
 from shapely import affinity
 
-from atlas.rasters.cellarea import area_density, row_edge_latitudes, zone_area
+from atlas.rasters.cellarea import area_density, row_edge_latitudes, zone_area, zone_area_second_derivative
 
 _GL4_T, _GL4_W = np.polynomial.legendre.leggauss(4)
 _GL4_T = 0.5 * (_GL4_T + 1.0)
 _GL4_W = 0.5 * _GL4_W
-#: Edges are cut to at most this many degrees before Gauss–Legendre integration.
+#: Long edges are integrated by Gauss–Legendre over parts of at most this many degrees of latitude.
 MAX_EDGE_DEG = 0.25
+#: Edges spanning at most this many degrees of latitude are integrated by the midpoint rule
+#: with its second-order term (:func:`_mean_zone_area`).
+SHORT_EDGE_DEG = 0.01
 #: Outlines are cut to edges of at most this many degrees (or 500 m) before they are
 #: transformed to another CRS, so that their edges stay the lines the user drew.
 DENSIFY_DEG = 0.005
@@ -165,8 +169,7 @@ def lonlat_areas_m2(geoms: np.ndarray) -> np.ndarray:
     Antimeridian-crossing outlines are split first. Vectorised over all rings.
     """
     geoms = np.asarray([split_antimeridian(g) for g in geoms], dtype=object)
-    dense = shapely.segmentize(geoms, MAX_EDGE_DEG)
-    parts, part_of = shapely.get_parts(dense, return_index=True)
+    parts, part_of = shapely.get_parts(geoms, return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
     exterior = np.ones(len(rings), dtype=bool)
     exterior[1:] = ring_part[1:] != ring_part[:-1]
@@ -179,11 +182,35 @@ def lonlat_areas_m2(geoms: np.ndarray) -> np.ndarray:
     counts = np.bincount(edge_ring, minlength=n_rings)
     np.divide(np.bincount(edge_ring, weights=a[:, 1], minlength=n_rings), counts, out=lat_ref, where=counts > 0)
     z_ref = zone_area(lat_ref)[edge_ring]
-    lat = a[:, 1:2] + (b[:, 1:2] - a[:, 1:2]) * _GL4_T[None, :]
-    mean_z = (zone_area(lat) - z_ref[:, None]) @ _GL4_W
+    mean_z = _mean_zone_area(a[:, 1], b[:, 1]) - z_ref
     ring_area = np.abs(np.bincount(edge_ring, weights=-(b[:, 0] - a[:, 0]) * mean_z, minlength=n_rings)) / 360.0
     signed = np.where(exterior, ring_area, -ring_area)
     return np.bincount(part_of[ring_part], weights=signed, minlength=len(geoms))
+
+
+def _mean_zone_area(lat_a: np.ndarray, lat_b: np.ndarray) -> np.ndarray:
+    """Mean of ``zone_area`` along edges whose latitude runs linearly from ``lat_a`` to ``lat_b``.
+
+    Edges spanning at most :data:`SHORT_EDGE_DEG` of latitude (almost all of a detailed
+    outline's) take the midpoint rule with its second-order term, Z(m) + Z"(m) h²/24; what it
+    leaves out, Z\"\"(m) h⁴/1920 with h under 1.8e-4 rad, is below 1e-3 m² per edge. The others take
+    4-point Gauss–Legendre. One zone area per short edge instead of four: that was most of the
+    time the areas of detailed outlines took.
+    """
+    h = lat_b - lat_a
+    short = np.abs(h) <= SHORT_EDGE_DEG
+    out = np.empty(h.shape)
+    mid = 0.5 * (lat_a[short] + lat_b[short])
+    out[short] = zone_area(mid) + zone_area_second_derivative(mid) * np.radians(h[short]) ** 2 / 24.0
+    # longer edges: composite Gauss–Legendre over n equal parts of at most MAX_EDGE_DEG of latitude
+    long_a, long_h = lat_a[~short], h[~short]
+    n = np.maximum(np.ceil(np.abs(long_h) / MAX_EDGE_DEG), 1).astype(np.int64)
+    edge = np.repeat(np.arange(long_h.size), n)
+    part = np.arange(edge.size) - np.repeat(np.cumsum(n) - n, n)
+    step = (long_h / n)[edge]
+    nodes = long_a[edge, None] + step[:, None] * (part[:, None] + _GL4_T[None, :])
+    out[~short] = np.bincount(edge, weights=zone_area(nodes) @ _GL4_W, minlength=long_h.size) / n
+    return out
 
 
 def ellipsoidal_areas_m2(geoms) -> np.ndarray:
