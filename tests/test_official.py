@@ -217,7 +217,29 @@ def test_area_over_coverage_gives_a_stable_land_area(shipped, inventory):
 
 def test_pilot_coverage_count(shipped):
     cov = shipped[(shipped["indicator"] == "forest_coverage") & (shipped["pilot_id"] != "")]
-    assert cov["pilot_id"].nunique() == 30          # 10 provinces + 20 cities; 57 pilots still lack one
+    # 10 provinces + 57 cities, districts and counties; the 20 without one are listed in OFFICIAL_STATS.md
+    assert cov["pilot_id"].nunique() == 67
+
+
+def test_pilot_area_over_coverage_is_the_outlines_land_area(shipped):
+    # A pilot's official forest area / its coverage of the same year is the land area the figures
+    # describe; it must match the land area of the atlas' outline (coastal outlines hold sea, so the
+    # outline's land area, geodata/README.md). The 58 pairs agree within -5 % (上海 NFI6) and +9.3 %
+    # (北京 NFI6); a figure filed under the wrong region, year or unit breaks this. 吴忠 is the
+    # exception: 31.07 万公顷 at 15 % (2015) describe 20,700 km² against 16,806 km² of land inside the
+    # outline (OFFICIAL_STATS.md).
+    from atlas.regions import boundaries
+
+    land = boundaries.area_table(boundaries.load_pilot_boundaries()).set_index("pilot_id")["land_area_km2"]
+    rows = shipped[shipped["pilot_id"] != ""]
+    area = rows[rows["indicator"] == "forest_area"].groupby(["pilot_id", "year"])["value"].first()
+    cov = rows[rows["indicator"] == "forest_coverage"].groupby(["pilot_id", "year"])["value"].first()
+    both = area.index.intersection(cov.index)
+    assert len(both) == 59  # 58 and 吴忠
+    implied_km2 = area[both] / cov[both] * 100 * 100  # 万公顷 / % → km²
+    ratio = implied_km2 / land.reindex(both.get_level_values(0)).to_numpy()
+    ratio = ratio.drop("P3-41", level=0)
+    assert ratio.between(0.94, 1.10).all(), ratio[~ratio.between(0.94, 1.10)]
 
 
 @pytest.mark.parametrize("inventory", ["NFI7", "NFI8", "NFI9"])

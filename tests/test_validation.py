@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from atlas.carbon.validation import mainland_validation, province_validation
+from atlas.carbon import calibration as cal
+from atlas.carbon.validation import mainland_validation, pilot_validation, province_validation
 from atlas.paths import geodata_dir
 
 
@@ -16,6 +17,33 @@ def test_province_table_ratios():
     # the raster sees a quarter of the official forest; the calibrated area equals it
     assert out.loc[110000, "raster_over_official"] == 0.25 and out.loc[110000, "atlas_over_official"] == 1.0
     assert out.loc[110000, "sink_method"] == "m"
+
+
+def test_pilot_table_keeps_only_pilots_with_their_own_figure():
+    forest = pd.DataFrame({
+        "name_zh": ["甲", "乙", "丙"], "forest_ha": [100.0, 400.0, 30.0],
+        "forest_area_source": [cal.SOURCE_OFFICIAL_AREA, cal.SOURCE_OFFICIAL_COVERAGE, cal.SOURCE_CALIBRATED],
+        "raster_forest_ha": [10.0, 0.0, 20.0], "calibrated_forest_ha": [80.0, 500.0, 30.0]},
+        index=pd.Index(["P1", "P2", "P3"], name="pilot_id"))
+    out = pilot_validation(forest)
+    # P3's area is the calibration itself, so there is nothing to check it against
+    assert list(out.index) == ["P1", "P2"]
+    # P1: 80 / 100 calibrated, 10 / 100 raster; P2: 500 / 400, 0 / 400
+    assert out["calibrated_over_official"].tolist() == [0.8, 1.25]
+    assert out["raster_over_official"].tolist() == [0.1, 0.0]
+    assert out.loc["P2", "official_source"] == cal.SOURCE_OFFICIAL_COVERAGE
+
+
+def test_calibration_holds_on_pilots_it_was_not_fitted_to(built_site):
+    # The class fractions are fitted to the 31 provinces' NFI9 areas; the 57 cities, districts and
+    # counties with their own official figure (OFFICIAL_STATS.md) check them. Default build: median
+    # calibrated / official 0.90, 60 % within ±25 %; the raster alone median 0.23, 5 % within ±25 %.
+    table = pd.read_csv(built_site / "data" / "validation_pilots.csv")
+    assert len(table) == 57
+    ratio, raster = table["calibrated_over_official"], table["raster_over_official"]
+    assert 0.8 < ratio.median() < 1.0 and ratio.between(0.75, 1.25).mean() > 0.55
+    assert raster.median() < 0.3 and raster.between(0.75, 1.25).mean() < 0.1
+    assert 'data-validation="pilots"' in (built_site / "validation.html").read_text(encoding="utf-8")
 
 
 def test_mainland_rows_convert_units_and_signs():

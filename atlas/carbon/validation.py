@@ -47,6 +47,38 @@ def province_validation(forest_provinces: pd.DataFrame, sinks_provinces: pd.Data
     return out
 
 
+def pilot_validation(forest_pilots: pd.DataFrame) -> pd.DataFrame:
+    """Pilots with their own official forest figure against the calibrated raster area.
+
+    The calibration fits class fractions to the provinces only, so a city's or county's own
+    figure is an independent check of it. Province-level pilots (which take their inventory
+    area) and pilots without a figure are left out.
+
+    Parameters
+    ----------
+    forest_pilots : DataFrame
+        Indexed by pilot_id: ``name_zh``, ``forest_ha``, ``forest_area_source``,
+        ``raster_forest_ha`` and ``calibrated_forest_ha`` (the calibration step's output).
+
+    Returns
+    -------
+    DataFrame
+        Per pilot: ``official_forest_ha`` (its own area, or coverage × land), its source,
+        the raster-only and the calibrated areas and their ratios to the official figure.
+    """
+    from atlas.carbon.calibration import SOURCE_OFFICIAL_AREA, SOURCE_OFFICIAL_COVERAGE
+
+    own = forest_pilots["forest_area_source"].isin([SOURCE_OFFICIAL_AREA, SOURCE_OFFICIAL_COVERAGE])
+    rows = forest_pilots[own]
+    out = pd.DataFrame({"name_zh": rows.get("name_zh"), "official_forest_ha": rows["forest_ha"],
+                        "official_source": rows["forest_area_source"], "raster_forest_ha": rows["raster_forest_ha"],
+                        "calibrated_forest_ha": rows["calibrated_forest_ha"]}, index=rows.index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["raster_over_official"] = out["raster_forest_ha"] / out["official_forest_ha"]
+        out["calibrated_over_official"] = out["calibrated_forest_ha"] / out["official_forest_ha"]
+    return out
+
+
 def mainland_validation(totals_tco2: dict[str, dict[str, float]], references: pd.DataFrame) -> pd.DataFrame:
     """The atlas' mainland totals against each published or derived reference.
 

@@ -373,7 +373,20 @@ def validation_page(data: SiteData) -> str:
                   "method": getattr(r, "sink_method", ""),
                   "tier1": num(getattr(r, "tier1_gross_removal_tco2_per_yr_central", None))}
                  for r in data.series["validation_provinces"].itertuples()]
+    held_out = data.series.get("validation_pilots")
+    pilots = [] if held_out is None else [
+        {"name": r.name_zh, "official": num(r.official_forest_ha) + " ha", "source": r.official_source,
+         "raster": num(r.raster_forest_ha) + " ha", "raster_ratio": num(r.raster_over_official, 2),
+         "calibrated": num(r.calibrated_forest_ha) + " ha", "ratio": num(r.calibrated_over_official, 2)}
+        for r in held_out.itertuples()]
+    pilot_summary = None if held_out is None or held_out.empty else {
+        "n": len(held_out),
+        "median_raster": num(held_out["raster_over_official"].median(), 2),
+        "median": num(held_out["calibrated_over_official"].median(), 2),
+        "within_raster": num(100 * held_out["raster_over_official"].between(0.75, 1.25).mean()),
+        "within": num(100 * held_out["calibrated_over_official"].between(0.75, 1.25).mean())}
     return pages.render("validation.html.j2", **pages.assets(), title="数据核对 Validation",
-                        body_class="atlas-index", mainland=mainland, provinces=provinces,
+                        body_class="atlas-index", mainland=mainland, provinces=provinces, pilots=pilots,
+                        pilot_summary=pilot_summary,
                         review_number=data.review_number, credits_extra=data.credits)
 

@@ -117,6 +117,10 @@ class Graph:
                 tables["carbon_intensity"] = intensity[intensity["pilot_id"].isin(regions["pilot_id"])]
             tables["evaluation_effects"], trajectories = self.evaluation()
             tables["emissions_trajectories"] = trajectories[trajectories["pilot_id"].isin(regions["pilot_id"])]
+        if "calibrated_forest_ha" in forest_frame:
+            from atlas.carbon.validation import pilot_validation
+
+            tables["validation"] = pilot_validation(forest_frame).rename_axis(self.id_column).reset_index()
         if cfg.provinces and provinces is not None:
             tables["forest_provinces"] = province_frame.reset_index()
             tables["sinks_provinces"] = province_sinks.reset_index()

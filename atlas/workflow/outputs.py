@@ -30,7 +30,7 @@ DATA_DIR = "data"
 SERIES_TABLES = {"emissions": "emissions_series", "intensity": "carbon_intensity",
                  "trajectories": "emissions_trajectories", "effects": "evaluation_effects",
                  "loss_by_year": "forest_loss_by_year", "validation_provinces": "validation_provinces",
-                 "validation_mainland": "validation_mainland"}
+                 "validation_mainland": "validation_mainland", "validation_pilots": "validation"}
 SINKS_NOTE = ("碳汇首选中国省级清单方法（森林蓄积量变化，净汇）；无此数据时为 IPCC Tier 1 增量-损失法，无损失图层时仅为总清除量。 "
               "Sinks: China's provincial inventory method (change of growing stock, a net sink) where its inputs "
               "exist; otherwise IPCC Tier 1 gain-loss, which without a loss layer gives gross removals only.")

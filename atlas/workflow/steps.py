@@ -316,7 +316,9 @@ def calibrated_forest(pilot_forest: pd.DataFrame, pilot_zonal: pd.DataFrame, pro
 
     Provinces take their latest national-inventory forest area; regions take their own official
     area, else official coverage × land, else the raster pattern calibrated to their province.
-    The raster-only area stays beside it (``raster_forest_ha``).
+    The raster-only area stays beside it (``raster_forest_ha``), and for regions the calibrated
+    raster area even where an official figure wins (``calibrated_forest_ha``: a check of the
+    calibration against figures it was not fitted to).
     """
     from atlas.carbon import calibration as cal
 
@@ -352,7 +354,8 @@ def calibrated_forest(pilot_forest: pd.DataFrame, pilot_zonal: pd.DataFrame, pro
 
     prov_cal["official_period"] = official_year_by_region(official, "forest_area", prov_cal.index)
     pilots_out = finish(pilot_forest, best["forest_ha"], best["forest_area_source"].to_numpy(),
-                        {"calibration_scale": reg_cal["scale"].reindex(ids).to_numpy()})
+                        {"calibration_scale": reg_cal["scale"].reindex(ids).to_numpy(),
+                         "calibrated_forest_ha": reg_cal["calibrated_forest_ha"].reindex(ids).to_numpy()})
     prov_source = pd.Series(np.where(prov_cal["official_forest_ha"].notna(),
                                      "official forest area of the province (national forest inventory)",
                                      cal.SOURCE_CALIBRATED), index=prov_cal.index)
