@@ -426,3 +426,15 @@ def test_templates_autoescape():
     assert env.autoescape is True and html_text.strip() == ""
     out = env.from_string("{{ x }}").render(x="<script>{{ 7*7 }}</script>")
     assert out == "&lt;script&gt;{{ 7*7 }}&lt;/script&gt;"
+
+
+def test_display_provinces_are_a_valid_coverage():
+    # The site clips overlays to the provinces' coverage union (publish/site.py), which equals their
+    # union only for outlines that neither overlap nor leave slivers between shared edges.
+    import shapely
+
+    from atlas.regions import boundaries
+
+    provinces = boundaries.load_provinces(display=True).geometry.values
+    assert shapely.coverage_is_valid(provinces)
+    assert shapely.coverage_union_all(provinces).equals(shapely.union_all(provinces))

@@ -102,9 +102,10 @@ def nested_ids(outlines: gpd.GeoDataFrame, id_column: str = "pilot_id") -> set[s
     if provinces.empty or others.empty:
         return set()
     points = shapely.point_on_surface(others.geometry.values)
-    union = shapely.union_all(provinces.geometry.values)
-    shapely.prepare(union)
-    inside = shapely.contains(union, points)
+    # an index of the provinces rather than their union: dissolving detailed outlines cost 0.3 s a site
+    hits, _ = shapely.STRtree(provinces.geometry.values).query(points, predicate="intersects")
+    inside = np.zeros(len(points), dtype=bool)
+    inside[hits] = True
     return set(others[id_column].astype(str)[inside])
 
 
