@@ -182,10 +182,11 @@ def test_rotated_grid_refused():
         ArraySource(np.ones((2, 2)), Affine(1, 0.1, 0, 0.1, -1, 2), 4326)
 
 
-def test_invalid_or_empty_regions_refused():
+@pytest.mark.parametrize("workers", [1, 2])  # checked before the work, or beside it on threads
+def test_invalid_or_empty_regions_refused(workers):
     bow = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
-    with pytest.raises(BoundaryError, match="Invalid"):
-        zonal_stats(regions(bow=bow), grid_3x3(), AMOUNT)
+    with pytest.raises(BoundaryError, match="Invalid outlines for regions \\['bow'\\]"):
+        zonal_stats(regions(bow=bow), grid_3x3(), AMOUNT, workers=workers)
     with pytest.raises(BoundaryError, match="Empty"):
         zonal_stats(regions(e=shapely.Polygon()), grid_3x3(), AMOUNT)
 

@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import shapely
 
 from atlas.errors import GridError, UnitsError
 from atlas.rasters.layer import BlockReader, LayerSpec, gdal_env
@@ -25,7 +27,7 @@ from atlas.zonal.accumulate import FRACTION_RANGE, Accumulator
 from atlas.zonal.ellipsoid import ellipsoidal_areas_m2
 from atlas.zonal.execute import Progress, execute
 from atlas.zonal.prepare import (
-    PreparedTile, Task, check_mosaic, check_regions, plan_tasks, prepare_tile, split_at_antimeridian,
+    PreparedTile, Task, check_mosaic, check_regions, plan_tasks, prepare_tile, refuse_invalid, split_at_antimeridian,
 )
 from atlas.zonal.result import SHARE_TOLERANCE, options_for, parse_stats, result_frame
 
@@ -113,7 +115,8 @@ def zonal_stats(
         geoms = regions.geometry
     else:
         ids, geoms = list(regions.index), regions
-    check_regions(geoms, ids)
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    check_regions(geoms, ids, validity=workers == 1)
     geoms = split_at_antimeridian(geoms, ids)
     stat_names = parse_stats(stats)
     readers = [readers] if isinstance(readers, BlockReader) else list(readers)
@@ -121,13 +124,19 @@ def zonal_stats(
         raise GridError("No raster given", "at least one raster or tile")
     readers, notes = check_mosaic(readers)
     stacked, labels, times = _check_bands(readers)
-    workers = workers if workers is not None else (os.cpu_count() or 1)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zonal") if workers > 1 else None
     try:
+        # with threads, the validity check (GEOS, without the GIL) and the outlines' areas run
+        # beside the preparation; an invalid outline is refused before any block is read
+        valid = pool.submit(shapely.is_valid, np.asarray(geoms.values, dtype=object)) if pool is not None else None
         areas = pool.submit(ellipsoidal_areas_m2, geoms) if pool is not None else None
         mapper = pool.map if pool is not None else map
-        with gdal_env():
-            tiles = [prepare_tile(r, geoms, mapper, exact=exact) for r in readers]
+        try:
+            with gdal_env():
+                tiles = [prepare_tile(r, geoms, mapper, exact=exact) for r in readers]
+        finally:
+            if valid is not None:
+                refuse_invalid(valid.result(), ids)
         tasks = plan_tasks(tiles)
         log.info("%s: %d regions, %d tile(s), %d band(s), %d tasks", spec.name, len(ids), len(tiles), len(labels),
                  len(tasks))

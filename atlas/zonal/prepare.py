@@ -63,8 +63,9 @@ def processing_block_shape(grid: Grid) -> tuple[int, int]:
     return bh, bw
 
 
-def check_regions(regions, ids: Sequence[str]) -> None:
-    """Refuse regions without CRS, or with empty or invalid outlines."""
+def check_regions(regions, ids: Sequence[str], validity: bool = True) -> None:
+    """Refuse regions without CRS, or with empty or invalid outlines (``validity`` False leaves
+    the validity check, the costly one, to :func:`refuse_invalid`)."""
     if regions.crs is None:
         raise CRSMismatchError("The region outlines have no CRS", "outlines with a CRS (e.g. EPSG:4326)",
                                "set it with GeoDataFrame.set_crs")
@@ -72,13 +73,19 @@ def check_regions(regions, ids: Sequence[str]) -> None:
     if empty:
         raise BoundaryError(f"Empty outlines for regions {empty}", "a non-empty polygon per region",
                             "drop those regions or supply outlines")
-    invalid = [i for i, g in zip(ids, regions) if not g.is_valid]
-    if invalid:
-        raise BoundaryError(f"Invalid outlines for regions {invalid}", "valid polygons",
-                            "repair them with shapely.make_valid")
+    if validity:
+        refuse_invalid(shapely.is_valid(np.asarray(regions.values, dtype=object)), ids)
     not_poly = [i for i, g in zip(ids, regions) if g.geom_type not in ("Polygon", "MultiPolygon")]
     if not_poly:
         raise BoundaryError(f"Regions {not_poly} are not polygons", "Polygon or MultiPolygon outlines")
+
+
+def refuse_invalid(valid: np.ndarray, ids: Sequence[str]) -> None:
+    """Refuse the regions whose ``valid`` flag (``shapely.is_valid`` of their outlines) is False."""
+    invalid = [i for i, ok in zip(ids, valid) if not ok]
+    if invalid:
+        raise BoundaryError(f"Invalid outlines for regions {invalid}", "valid polygons",
+                            "repair them with shapely.make_valid")
 
 
 def split_at_antimeridian(regions, ids: Sequence[str]):
