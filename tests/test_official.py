@@ -254,3 +254,15 @@ def test_nfi9_provincial_sum_near_national_total(shipped):
     # from its own sample, the nation from the national one. The sum must stay within 12 %.
     provinces = province_nfi(shipped, "forest_area", "NFI9").sum()
     assert provinces == pytest.approx(22044.62, rel=0.12)
+
+
+def test_guangdong_rates_of_stock_feed_the_inventory_method(shipped):
+    # 李洁华 et al. 2018 (生态科学 37(6)): Guangdong's gross growth 9.61 %/yr and consumption 5.54 %/yr of
+    # standing stock in 2015 (7.98 and 6.94 in 2005). The latest pair is used; a province without
+    # published rates falls back to its net change of stock between inventories (net_only).
+    from atlas.workflow.inventory import province_rates
+
+    rates = province_rates(shipped, pd.Series({"深圳": 440000, "三明": 350000}))
+    assert rates.loc["深圳", "gross_growth_rate"] == pytest.approx(0.0961)
+    assert rates.loc["深圳", "consumption_rate"] == pytest.approx(0.0554) and not rates.loc["深圳", "net_only"]
+    assert rates.loc["三明", "consumption_rate"] == 0.0 and rates.loc["三明", "net_only"]

@@ -101,23 +101,25 @@ class _Block:
 
 
 def block_values(raw: np.ndarray, spec: LayerSpec, nodata: float | None,
-                 own: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+                 own: bool = False, integer_file: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """Values ``(bands, h, w)`` with invalid cells set to 0, and the valid mask (or None).
 
     ``own``: ``raw`` is the caller's float64 scratch buffer and is changed in place. Otherwise,
     without scale and offset, the values keep the file's type (the caller must not write to them).
+    ``integer_file``: the cells were decoded from integers, so none is NaN or infinite.
     """
     if own:
         invalid = None
         if nodata is not None:
             invalid = raw == nodata if not np.isnan(nodata) else np.isnan(raw)
-        nan = ~np.isfinite(raw)
-        invalid = nan if invalid is None else np.logical_or(invalid, nan, out=invalid)
+        if not integer_file:
+            nan = ~np.isfinite(raw)
+            invalid = nan if invalid is None else np.logical_or(invalid, nan, out=invalid)
         if spec.scale != 1.0:
             raw *= spec.scale
         if spec.offset != 0.0:
             raw += spec.offset
-        if invalid.any():
+        if invalid is not None and invalid.any():
             raw[invalid] = 0.0
             return raw, ~invalid
         return raw, None
@@ -169,6 +171,8 @@ def run_task(task: Task, tile: PreparedTile, spec: LayerSpec, n_regions: int,
     # Class codes stay in the file's type (bincount); other values are summed as float64, which
     # einsum does 3-4× faster than casting float32 or integer cells on the fly.
     buffer = None if spec.kind is QuantityKind.CLASSES else np.empty(n_bands * bh * bw)
+    dtype = getattr(reader, "dtype", None)
+    integer_file = dtype is not None and np.dtype(dtype).kind in "iub"
     for br in range(*task.block_rows):
         r0 = br * bh
         h = min(bh, grid.height - r0)
@@ -192,7 +196,8 @@ def run_task(task: Task, tile: PreparedTile, spec: LayerSpec, n_regions: int,
                 # Decoded straight into one float64 buffer per task, reused block after block:
                 # a fresh 25 MB array per 12-band block cost more in page faults than the sums.
                 out = buffer[:n_bands * h * w].reshape(n_bands, h, w)
-                values, valid = block_values(reader.read_stack(window, out=out), spec, nodata, own=True)
+                values, valid = block_values(reader.read_stack(window, out=out), spec, nodata, own=True,
+                                             integer_file=integer_file)
             else:
                 values, valid = block_values(reader.read_stack(window), spec, nodata)
             if bounds is not None:
@@ -239,7 +244,8 @@ def _sums(cov: np.ndarray | None, block: _Block, spec: LayerSpec, options: Optio
     n_bands, hh, ww = v.shape
     area = block.area[rs, cs] if block.area.shape[1] > 1 else block.area[rs]
     weight = np.broadcast_to(area, (hh, ww)) if cov is None else cov * area
-    out = {"area": float(weight.sum())}
+    # a whole block's area from its row areas: summing the broadcast array cost more than its sums
+    out = {"area": float(area.sum() * ww) if cov is None and area.shape[1] == 1 else float(weight.sum())}
     m = None if block.valid is None else block.valid[:, rs, cs]
     out["valid"] = _dot(m, weight) if m is not None else np.full(n_bands, out["area"])
     if options.moments:
