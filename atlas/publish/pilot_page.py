@@ -52,9 +52,17 @@ def sink_methods(record: pd.Series, methods: pd.DataFrame | None) -> list[dict]:
     return rows
 
 
-def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.DataFrame | None) -> dict:
-    """Everything the pilot sections show for one pilot (``data`` is the site's SiteData)."""
-    pool = panel.pools(data.table)
+def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.DataFrame | None,
+                  pool: dict | None = None, series: dict | None = None) -> dict:
+    """Everything the pilot sections show for one pilot (``data`` is the site's SiteData).
+
+    A site of many pilots passes what every pilot shares, computed once: ``pool``
+    (:func:`atlas.publish.panel.pools` of ``data.table``) and ``series``
+    (:func:`series_by_pilot` of ``data.series``, this pilot's entry).
+    """
+    pool = panel.pools(data.table) if pool is None else pool
+    if series is None:
+        series = series_by_pilot(getattr(data, "series", None) or {}, [str(record.name)])[str(record.name)]
     comp_data = panel.compensation_data(record, pool, data.compensation)
     domain_label = record.get("climate_domain")
     domain = DOMAINS_BY_LABEL.get(domain_label, domain_label if isinstance(domain_label, str) else None)
@@ -71,29 +79,36 @@ def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.Da
         "chart": pages.target_chart(targets), "target_rows": rows, "caveats": caveats,
         "domain": domain_label if isinstance(domain_label, str) else "",
         "factors": panel.factor_rows(factors, domain),
-        "time": time_axis(record, targets, getattr(data, "series", None) or {}),
+        "time": time_axis(record, targets, series),
         "targets": True,  # a site of the user's own regions sets False: no declared targets there
     }
 
 
-def _of_pilot(series: dict, key: str, pilot_id: str) -> pd.DataFrame | None:
-    frame = series.get(key)
-    if frame is None or "pilot_id" not in frame:
-        return None
-    return frame[frame["pilot_id"].astype(str) == str(pilot_id)]
+def series_by_pilot(series: dict, pilot_ids) -> dict[str, dict[str, pd.DataFrame | None]]:
+    """Pilot → key → that pilot's rows of each table of ``series`` (None for tables without
+    ``pilot_id``), split in one pass over each table rather than one filter per pilot."""
+    out = {str(pid): {} for pid in pilot_ids}
+    for key, frame in series.items():
+        if frame is None or "pilot_id" not in frame:
+            for own in out.values():
+                own[key] = None
+            continue
+        groups = dict(tuple(frame.groupby(frame["pilot_id"].astype(str), sort=False)))
+        for pid, own in out.items():
+            own[key] = groups.get(pid, frame.iloc[:0])
+    return out
 
 
 def time_axis(record: pd.Series, targets: pd.DataFrame, series: dict) -> dict:
     """The charts of one pilot's time axis (:mod:`atlas.publish.charts`) and the texts beside them.
 
-    ``series`` is :attr:`atlas.publish.site.SiteData.series` (keys ``emissions``, ``intensity``,
+    ``series`` is this pilot's entry of :func:`series_by_pilot` (keys ``emissions``, ``intensity``,
     ``trajectories``, ``loss_by_year``; any may be missing). Charts are None where the pilot has no data.
     """
-    pid = str(record.name)
     year = designation_year(record)
-    emissions = _of_pilot(series, "emissions", pid)
-    intensity = _of_pilot(series, "intensity", pid)
-    trajectory = _of_pilot(series, "trajectories", pid)
+    emissions = series.get("emissions")
+    intensity = series.get("intensity")
+    trajectory = series.get("trajectories")
     goals = charts.intensity_targets(targets, intensity)
     declared = 0
     if "indicator" in targets:
@@ -107,7 +122,7 @@ def time_axis(record: pd.Series, targets: pd.DataFrame, series: dict) -> dict:
         "year": year,
         "emissions": charts.emissions_chart(emissions, year, trajectory, goals),
         "intensity": charts.intensity_chart(intensity, goals, year),
-        "loss": charts.loss_chart(_of_pilot(series, "loss_by_year", pid), year),
+        "loss": charts.loss_chart(series.get("loss_by_year"), year),
         "loss_given": "loss_by_year" in series,
         "source": source,
         "matched": (str(matched["matched_adcodes"].iloc[0]).replace(";", "、")

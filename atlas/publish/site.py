@@ -20,11 +20,11 @@ import shapely
 
 from atlas._io import write_text_atomic
 from atlas.errors import SiteError
-from atlas.publish import pages
+from atlas.publish import pages, panel
 from atlas.publish.layers import LayerDef, load_layers
 from atlas.publish.maps import map_config, nested_ids, page_payload, prepare_outlines, tile_provider, usable_layers
 from atlas.publish.overlays import Overlay, render_overlay
-from atlas.publish.pilot_page import pilot_context
+from atlas.publish.pilot_page import pilot_context, series_by_pilot
 from atlas.publish.records import BATCH_LABELS, batch_label, popup_sections, sink_range_text, with_emissions_change
 from atlas.rasters.layer import BlockReader, LayerSpec
 from atlas.regions.datum import wgs84_to_gcj02, wgs84_to_gcj02_geometry
@@ -339,11 +339,13 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
         done(_write_page(out / f"batch-{b}.html", map_page(
             shared, members, "batch", f"{BATCH_LABELS[b]} · {len(members)} 个试点 pilots", nav, "pilots/")))
     up = [("../" + href, text) for href, text in nav]
+    pool = panel.pools(data.table)
+    own_series = series_by_pilot(data.series or {}, ids)
     for pid in ids:
         record = data.table.loc[pid]
         mine = data.targets[data.targets["pilot_id"] == pid]
         title = f"{record['name_zh']} {record['name_en']} · {batch_label(record['batch'])}"
-        pilot = pilot_context(record, mine, data, shared.factors)
+        pilot = pilot_context(record, mine, data, shared.factors, pool=pool, series=own_series[str(pid)])
         html_text = map_page(shared, [pid], "pilot", title, up, "", pilot=pilot)
         done(_write_page(out / "pilots" / f"{pid}.html", html_text))
     maps = [("national.html", "全国地图 National map")] + \
