@@ -206,6 +206,10 @@ def test_sinks_refuses_mixed_or_incomplete_options(cover, gbk_regions):
     assert res.exit_code == 2 and "--forest-classes" in res.output
     res = invoke("sinks", "--regions", gbk_regions, "--id-column", "code", "--batch", 1)
     assert res.exit_code == 2 and "--regions given together with --batch" in res.output
+    # zonal refuses the same mixture (it used to drop the selection without a word)
+    res = invoke("zonal", cover, "--kind", "fraction", "--units", "percent", "--regions", gbk_regions,
+                 "--id-column", "code", "--province", "广东")
+    assert res.exit_code == 2 and "--regions given together with --province" in res.output
     res = invoke("sinks", cover, "--kind", "classes", "--units", "class", "--forest-classes", "1,x")
     assert res.exit_code == 2 and "--forest-classes 1,x is not a list of class codes" in res.output
 

@@ -173,6 +173,28 @@ def select_from_options(frame, batches, levels, province, year, ids):
     return chosen
 
 
+def regions_from_options(regions_file, id_column, encoding, regions_layer, batches, levels, province, year, ids):
+    """The regions a command works on: the user's outlines (``--regions``) or a pilot selection,
+    never both (a selection given with ``--regions`` would otherwise be dropped without a word).
+
+    Returns
+    -------
+    (GeoDataFrame, str)
+        The outlines and the column that names them (``pilot_id`` for pilots).
+    """
+    from atlas.regions import boundaries
+
+    if regions_file:
+        given = [flag for flag, value in (("--batch", batches), ("--level", levels), ("--province", province),
+                                          ("--year", year), ("--id", ids)) if value]
+        if given:
+            raise ConfigError(f"--regions given together with {', '.join(given)}",
+                              "either your own outlines or a pilot selection", f"drop {given[0]} or --regions")
+        return boundaries.read_regions(regions_file, id_column, encoding=encoding, layer=regions_layer), id_column
+    pilots = boundaries.load_pilot_boundaries(registry.load_registry())
+    return select_from_options(pilots, batches, levels, province, year, ids), "pilot_id"
+
+
 def own_regions(func):
     """Add --regions FILE, --id-column and --layer: the user's own outlines instead of the pilots."""
     options = [

@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from atlas.carbon.sinks import DEFAULT_DRAWS, DEFAULT_SEED
-from atlas.cli.options import (OptionValueError, emit, excel_option, own_regions, region_filters,
-                               select_from_options)
+from atlas.cli.options import OptionValueError, emit, excel_option, own_regions, region_filters, regions_from_options
 from atlas.errors import ConfigError
 from atlas.rasters import PRODUCTS
 
@@ -81,7 +80,6 @@ def sinks_cmd(forest, product, kind, units, forest_classes, threshold, loss_file
       atlas sinks landcover.tif --kind classes --units class --forest-classes 1,2 --regions mine.gpkg
           --layer parcels --id-column id -o sinks.gpkg
     """
-    from atlas.regions import boundaries, registry
     from atlas.workflow.config import LayerConfig
     from atlas.workflow.defaults import run_in_memory
 
@@ -92,17 +90,8 @@ def sinks_cmd(forest, product, kind, units, forest_classes, threshold, loss_file
     if kind == "classes" and not codes:
         raise ConfigError(f"--kind classes without --forest-classes for {Path(forest[0]).name}",
                           "the codes that are forest", "add --forest-classes, e.g. --forest-classes 1")
-    if regions_file:
-        given = [flag for flag, value in (("--batch", batches), ("--level", levels), ("--province", province),
-                                          ("--year", year), ("--id", ids)) if value]
-        if given:
-            raise ConfigError(f"--regions given together with {', '.join(given)}",
-                              "either your own outlines or a pilot selection", f"drop {given[0]} or --regions")
-        regions = boundaries.read_regions(regions_file, id_column, encoding=encoding, layer=regions_layer)
-    else:
-        id_column = "pilot_id"
-        reg = registry.load_registry()
-        regions = select_from_options(boundaries.load_pilot_boundaries(reg), batches, levels, province, year, ids)
+    regions, id_column = regions_from_options(regions_file, id_column, encoding, regions_layer, batches, levels,
+                                              province, year, ids)
     if inventory_file:
         _inventory(Path(inventory_file), column_map, encoding, inventory_layer, regions, id_column, draws, seed,
                    output, overwrite)

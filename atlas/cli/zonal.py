@@ -7,7 +7,7 @@ import sys
 import click
 
 from atlas.cli.options import (emit, excel_option, keep_columns_option, own_regions, region_filters,
-                                select_from_options, with_attributes)
+                                regions_from_options, with_attributes)
 from atlas.rasters import PRODUCTS, open_layer
 from atlas.rasters.units import QuantityKind
 
@@ -61,7 +61,6 @@ def zonal_cmd(rasters, product, kind, units, name, band, bands, series, stats, n
       atlas zonal cover.tif --kind fraction --units percent --regions counties.gpkg
           --layer counties --id-column code --keep-columns name,area --excel -o counties.csv
     """
-    from atlas.regions import boundaries, registry
     from atlas.zonal import zonal_stats
 
     if band.strip().lower() == "all" and not bands:
@@ -72,11 +71,8 @@ def zonal_cmd(rasters, product, kind, units, name, band, bands, series, stats, n
         raise click.BadParameter(f"{band!r} is neither a band number nor 'all'", param_hint="--band") from None
     readers, spec = open_layer(list(rasters), product=product, kind=kind, units=units, name=name, band=band_number,
                                nodata=nodata, threshold=threshold, bands=bands, series=series)
-    if regions_file:
-        regions = boundaries.read_regions(regions_file, id_column, encoding=encoding, layer=regions_layer)
-    else:
-        reg = registry.load_registry()
-        regions = select_from_options(boundaries.load_pilot_boundaries(reg), batches, levels, province, year, ids)
+    regions, id_column = regions_from_options(regions_file, id_column, encoding, regions_layer, batches, levels,
+                                              province, year, ids)
     kept = "all" if regions_file else "name_zh"
     with_attributes(regions[[id_column]].head(0), regions, id_column, keep_columns, kept)  # bad names fail now
     client = None
