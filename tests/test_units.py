@@ -191,3 +191,15 @@ def test_odiac_other_units_refused(tif, units):
     with pytest.raises(UnitsError, match="ODIAC's 't C/cell/month'") as err:
         open_layer(odiac_with_units(tif, units))
     assert repr(units) in str(err.value)
+
+
+def test_odiac_series_keeps_the_nodata_and_name_given(tif):
+    # two monthly files read as a series: 3 and 5 t C per cell, one cell of the second month marked
+    # -1 (the nodata given). 4 cells × 3 × 12 × 44/12 = 528 t CO2/yr; the second month's 3 valid
+    # cells × 5 × 12 × 44/12 = 660. (The series path used to drop --nodata and --name.)
+    a = tif("odiac2022_1km_excl_intl_2101.tif", np.full((2, 2), 3.0), Affine(0.5, 0, 100, 0, -0.5, 30))
+    b = tif("odiac2022_1km_excl_intl_2102.tif", np.array([[5.0, 5.0], [5.0, -1.0]]), Affine(0.5, 0, 100, 0, -0.5, 30))
+    readers, spec = open_layer([a, b], series=True, nodata=-1.0, name="fossil")
+    assert spec.nodata == -1.0 and spec.name == "fossil" and spec.caveat == "ODIAC: each month apart, annualised ×12"
+    out = zonal_stats(one_region(shapely.box(100, 29, 101, 30)), readers, spec, workers=1)
+    assert out["fossil_tco2_per_yr"].tolist() == pytest.approx([528.0, 660.0], rel=1e-12)

@@ -130,8 +130,7 @@ def open_layer(
         readers, spec = edgar.open_file(files[0])
     elif product == "odiac" and series:
         odiac.check_files(files)
-        return [SeriesSource(files)], LayerSpec(name or "emissions", "amount", "t C/cell/month",
-                                                caveat="ODIAC: each month apart, annualised ×12")
+        readers, spec = [SeriesSource(files)], odiac.months_apart()
     elif product == "odiac":
         readers, spec = odiac.open_files(files)
     else:
@@ -147,7 +146,7 @@ def open_layer(
             readers = [RasterSource(f, bands=(band,)) for f in files]
         return readers, LayerSpec(name or "value", kind, units, classes=classes or {}, groups=groups or {},
                                   threshold=threshold, nodata=nodata)
-    if series or bands is not None:
+    if (series or bands is not None) and not (product == "odiac" and series):
         readers, spec = _stacked(readers, spec, product, bands, series, files)
     overrides = {k: v for k, v in {"name": name, "nodata": nodata, "classes": classes, "groups": groups}.items()
                  if v is not None}
@@ -163,5 +162,5 @@ def _stacked(readers: list[BlockReader], spec: LayerSpec, product: str, bands, s
     else:
         stacked = [RasterSource(r.path, bands=bands, stack=True, crs=crs, label=r.label) for r in readers]
     if product == "odiac" and spec.units.lower().replace(" ", "") == "tc/cell/yr":
-        spec = spec.with_(units="t C/cell/month", caveat="ODIAC: each month apart, annualised ×12")
+        spec = odiac.months_apart().with_(name=spec.name)
     return stacked, spec

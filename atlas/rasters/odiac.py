@@ -93,6 +93,11 @@ def open_files(paths: list[str | Path]):
     raise UnitsError(f"{len(paths)} ODIAC files given", "one file (a month, or 12 bands)")
 
 
+def months_apart() -> LayerSpec:
+    """The layer of ODIAC months read apart (a stack or a series): each month annualised ×12."""
+    return LayerSpec("emissions", "amount", UNITS, caveat="ODIAC: each month apart, annualised ×12")
+
+
 def check_files(paths: list[str | Path]) -> None:
     """:func:`check_units` on each file of a series."""
     for path in paths:
