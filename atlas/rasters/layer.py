@@ -261,14 +261,19 @@ class RasterSource(BlockReader):
             ds = self._local.ds = self._open()
         return ds
 
-    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+    def _read_window(self, window: tuple[int, int, int, int], what: str = "block", **kw) -> np.ndarray:
+        """``rasterio``'s read of the bands over ``window`` (row, col, height, width); a decoding
+        failure becomes one :class:`RasterReadError` naming the file and the window."""
         r, c, h, w = window
         try:
-            data = self._dataset().read(self.bands, window=Window(c, r, w, h))
+            return self._dataset().read(self.bands, window=Window(c, r, w, h), **kw)
         except rasterio.errors.RasterioError as exc:
-            raise RasterReadError(f"{self.label}: block at row {r}, column {c} cannot be decoded ({exc})",
+            raise RasterReadError(f"{self.label}: {what} at row {r}, column {c} cannot be decoded ({exc})",
                                   "an intact raster file", "the file is corrupt: re-download or rebuild it"
                                   ) from exc
+
+    def read(self, window: tuple[int, int, int, int]) -> np.ndarray:
+        data = self._read_window(window)
         if len(self.bands) == 1:
             return data[0]
         return _sum_bands(data, self.nodata)
@@ -276,23 +281,11 @@ class RasterSource(BlockReader):
     def read_stack(self, window: tuple[int, int, int, int], out: np.ndarray | None = None) -> np.ndarray:
         if not self.stack and len(self.bands) > 1:  # bands summed into one
             return _into(self.read(window)[None], out)
-        r, c, h, w = window
-        try:  # with ``out``, GDAL converts to its type while decoding (no extra pass)
-            return self._dataset().read(self.bands, window=Window(c, r, w, h), out=out)
-        except rasterio.errors.RasterioError as exc:
-            raise RasterReadError(f"{self.label}: block at row {r}, column {c} cannot be decoded ({exc})",
-                                  "an intact raster file", "the file is corrupt: re-download or rebuild it"
-                                  ) from exc
+        return self._read_window(window, out=out)  # with ``out``, GDAL converts while decoding (no extra pass)
 
     def read_sampled(self, window: tuple[int, int, int, int], out_shape: tuple[int, int]) -> np.ndarray:
-        r, c, h, w = window
-        try:
-            data = self._dataset().read(self.bands, window=Window(c, r, w, h), out_shape=(len(self.bands), *out_shape),
-                                        resampling=Resampling.nearest)
-        except rasterio.errors.RasterioError as exc:
-            raise RasterReadError(f"{self.label}: window at row {r}, column {c} cannot be decoded ({exc})",
-                                  "an intact raster file", "the file is corrupt: re-download or rebuild it"
-                                  ) from exc
+        data = self._read_window(window, "window", out_shape=(len(self.bands), *out_shape),
+                                 resampling=Resampling.nearest)
         return data[0] if len(self.bands) == 1 else _sum_bands(data, self.nodata)
 
     def close(self) -> None:
