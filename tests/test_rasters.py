@@ -210,3 +210,28 @@ def test_a_threshold_of_zero_is_kept(tif):
                Affine(0.025, 0, 110, 0, -0.025, 30))
     _, spec = open_layer([path], threshold=0)
     assert spec.threshold == 0
+
+
+def test_a_damaged_block_is_named_in_one_error(tmp_path):
+    # a tiled, DEFLATE-compressed 64 × 64 file whose last tile's bytes are overwritten: reading
+    # that block (row 32, column 32) fails with the file and the window named, for every read path
+    import rasterio
+
+    from atlas.rasters.layer import RasterSource
+
+    path = tmp_path / "damaged.tif"
+    values = np.random.default_rng(0).random((64, 64)).astype("float32")
+    with rasterio.open(path, "w", driver="GTiff", width=64, height=64, count=1, dtype="float32", crs="EPSG:4326",
+                       transform=Affine(0.1, 0, 100, 0, -0.1, 30), tiled=True, blockxsize=32, blockysize=32,
+                       compress="deflate") as ds:
+        ds.write(values, 1)
+        offset = int(ds.get_tag_item("BLOCK_OFFSET_1_1", "TIFF", bidx=1))
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + 64] = b"\xff" * 64
+    path.write_bytes(bytes(raw))
+    reader = RasterSource(path)
+    assert reader.read((0, 0, 32, 32)).shape == (32, 32)  # the intact tile still reads
+    for read in (lambda: reader.read((32, 32, 32, 32)), lambda: reader.read_stack((32, 32, 32, 32)),
+                 lambda: reader.read_sampled((32, 32, 32, 32), (8, 8))):
+        with pytest.raises(RasterReadError, match=r"damaged.tif: (block|window) at row 32, column 32 cannot be decoded"):
+            read()
