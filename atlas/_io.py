@@ -96,6 +96,16 @@ def _out_of_space(path: Path) -> bool:
     return False
 
 
+#: Libraries whose write errors may be a full disk said only in words ("cannot write feature").
+_IO_LIBRARIES = ("pyogrio", "rasterio", "fiona", "pyarrow", "sqlite3")
+
+
+def _may_be_io(exc: BaseException) -> bool:
+    """Whether ``exc`` can be the machine refusing a write: an OSError, or an I/O library's error.
+    A data error (a bad value, a missing column) never is, so it costs no disk probe."""
+    return isinstance(exc, OSError) or type(exc).__module__.split(".")[0] in _IO_LIBRARIES
+
+
 def output_error(exc: BaseException, path: str | os.PathLike | None = None) -> OutputError | None:
     """Describe a failed write as one :class:`OutputError`, or ``None`` when ``exc`` is not the
     machine refusing a write (then the caller re-raises it as it is).
@@ -112,7 +122,7 @@ def output_error(exc: BaseException, path: str | os.PathLike | None = None) -> O
         return exc
     where = Path(path) if path is not None else (Path(exc.filename) if getattr(exc, "filename", None) else None)
     code = _errno_of(exc)
-    if code is None and where is not None and _out_of_space(where):
+    if code is None and where is not None and _may_be_io(exc) and _out_of_space(where):
         code = errno.ENOSPC
     name = str(where) if where is not None else "an output"
     folder = str(where.parent) if where is not None else "the output folder"

@@ -429,3 +429,21 @@ def test_one_bad_cell_is_found_where_it_is(tmp_path_factory, values, bad):
     frame.to_csv(path, index=False)
     with pytest.raises(InputTableError, match=rf"t.csv row {row + 1} \(line {row + 2}\), column v: 'n/a\?'"):
         read_table(path, {"v": "number"}, "id")
+
+
+def test_a_data_error_while_writing_stays_itself_and_probes_no_disk(tmp_path, monkeypatch):
+    # a bad value met while writing is not the machine refusing the write: it is raised as it is,
+    # without writing a probe file to look for a full disk (only OSErrors and I/O libraries' errors are)
+    import atlas._io as io
+
+    probed = []
+    monkeypatch.setattr(io, "_out_of_space", lambda path: probed.append(path) or False)
+    with pytest.raises(ValueError, match="bad value"):
+        with io.atomic_path(tmp_path / "t.csv") as tmp:
+            tmp.write_text("half", encoding="utf-8")
+            raise ValueError("bad value")
+    assert probed == [] and leftovers(tmp_path) == [] and not (tmp_path / "t.csv").exists()
+    with pytest.raises(OSError):
+        with io.atomic_path(tmp_path / "u.csv"):
+            raise OSError("no errno: the disk is asked")
+    assert probed == [tmp_path / "u.csv"]
