@@ -22,7 +22,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from atlas.carbon.stock_change import stock_difference_sinks, summarise_draws_total
+from atlas.carbon.sinks import summarise_total
+from atlas.carbon.stock_change import stock_difference_sinks
 
 BOUNDS = ("low", "central", "high")
 METHOD_INVENTORY = "中国省级清单方法（蓄积量变化）China inventory method: stock change (net)"
@@ -77,13 +78,14 @@ def national_stock_change_per_ha(official: pd.DataFrame) -> tuple[float, str] | 
 
 
 def inventory_provinces(official: pd.DataFrame, forest_ha: pd.Series, params: pd.DataFrame, draws: int,
-                        seed: int) -> tuple[pd.DataFrame, dict[str, float] | None]:
+                        seed: int, total_of: pd.Series | None = None) -> tuple[pd.DataFrame, dict[str, float] | None]:
     """Inventory-method net sink per province, and their total (low / central / high, t CO2/yr).
 
     A province with two of the 7th–9th inventories uses its own change of growing stock; one
     without takes the national change per hectare of forest times its own forest area (said in
     ``inventory_period``). All provinces share the draws of the conversion, so the total's
-    bounds are percentiles of summed draws.
+    bounds are percentiles of summed draws. ``total_of`` (a boolean Series on ``forest_ha``'s
+    index, e.g. the mainland) limits the provinces the total sums.
     """
     pairs = nfi_stock_pairs(official, forest_ha.index)
     change = (pairs["stock_end_m3"] - pairs["stock_start_m3"]) / pairs["years"]
@@ -101,10 +103,11 @@ def inventory_provinces(official: pd.DataFrame, forest_ha: pd.Series, params: pd
     if known.empty:
         return out, None
     inputs = pd.DataFrame({"change_m3_per_yr": known, "forest_ha": forest_ha.reindex(known.index)})
-    est = stock_difference_sinks(inputs, params, draws=draws, seed=seed)
+    est, sample = stock_difference_sinks(inputs, params, draws=draws, seed=seed, return_draws=True)
     for bound in BOUNDS:
         out.loc[known.index, f"inventory_net_sink_tco2_per_yr_{bound}"] = est[f"net_sink_tco2_per_yr_{bound}"]
-    return out, summarise_draws_total(inputs, params, draws=draws, seed=seed)
+    mask = None if total_of is None else total_of.reindex(known.index).fillna(False).to_numpy(dtype=bool)
+    return out, summarise_total(est, sample, mask)
 
 
 def inventory_regions(province_inventory: pd.DataFrame, province_forest_ha: pd.Series, region_province: pd.Series,

@@ -75,9 +75,9 @@ def province_sinks(forest_frame: pd.DataFrame, by_type: pd.DataFrame, domains: p
     mainland = ~by_type.index.astype(int).isin(NOT_MAINLAND)
     inventory, inventory_total = None, None
     if official is not None and params is not None:
-        inventory, _ = headline.inventory_provinces(official, forest_frame["forest_ha"], params, draws, seed)
-        _, inventory_total = headline.inventory_provinces(official, forest_frame.loc[mainland, "forest_ha"], params,
-                                                          draws, seed)
+        inventory, inventory_total = headline.inventory_provinces(
+            official, forest_frame["forest_ha"], params, draws, seed,
+            total_of=pd.Series(mainland, index=by_type.index).reindex(forest_frame.index).fillna(False))
     table = sink_table(forest_frame, by_type, domains, lib, emissions=None, emissions_source="",
                        forest_source="", inventory=inventory, draws=draws, seed=seed).drop(columns="forest_source")
     gross, net_draws = sinks.estimate_sinks(by_type, domains, lib, draws=draws, seed=seed, return_draws=True)

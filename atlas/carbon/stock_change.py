@@ -173,7 +173,8 @@ def stock_change_per_year(regions: pd.DataFrame) -> np.ndarray:
 
 
 def stock_difference_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: int = 10_000,
-                           seed: int = 20130601, percentiles: tuple[float, float] = (2.5, 97.5)) -> pd.DataFrame:
+                           seed: int = 20130601, percentiles: tuple[float, float] = (2.5, 97.5),
+                           return_draws: bool = False) -> pd.DataFrame | tuple[pd.DataFrame, np.ndarray]:
     """Net sink per region from the change of growing stock between two inventories.
 
     Parameters
@@ -190,6 +191,8 @@ def stock_difference_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: i
     DataFrame
         ``net_sink_tco2_per_yr_{low,central,high}`` (removals and losses empty: the stock
         difference gives only their balance), ``net_sink_tco2_per_ha_yr_central`` and ``method``.
+        With ``return_draws`` also the net sink draws, shape ``(regions, draws)``, shared by the
+        regions, for totals (:func:`atlas.carbon.sinks.summarise_total`).
     """
     change = stock_change_per_year(regions)
     rng = np.random.default_rng(seed)
@@ -210,21 +213,7 @@ def stock_difference_sinks(regions: pd.DataFrame, params: pd.DataFrame, draws: i
         with np.errstate(invalid="ignore", divide="ignore"):
             out["net_sink_tco2_per_ha_yr_central"] = np.where(area > 0, central / area, np.nan)
     out["method"] = STOCK_DIFFERENCE_METHOD
-    return out
-
-
-def summarise_draws_total(regions: pd.DataFrame, params: pd.DataFrame, draws: int = 10_000, seed: int = 20130601,
-                          percentiles: tuple[float, float] = (2.5, 97.5)) -> dict[str, float]:
-    """Low / central / high of the stock-difference net sink summed over ``regions`` (the draws
-    are shared by every region, so the sum's percentiles are taken on summed draws)."""
-    change = stock_change_per_year(regions)
-    rng = np.random.default_rng(seed)
-    groups = regions["group"] if "group" in regions else pd.Series("all", index=regions.index)
-    conv = {g: conversion_draws(params, g, draws, rng) for g in sorted(set(groups))}
-    total = sum(change[i] * conv[g][1] for i, g in enumerate(groups))
-    return {"low": float(np.percentile(total, percentiles[0])),
-            "central": float(sum(change[i] * conv[g][0] for i, g in enumerate(groups))),
-            "high": float(np.percentile(total, percentiles[1]))}
+    return (out, sample) if return_draws else out
 
 
 def per_hectare_rates(province_sinks: pd.DataFrame, province_forest_ha: pd.Series) -> pd.DataFrame:
