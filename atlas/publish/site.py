@@ -187,7 +187,7 @@ class _Shared:
         self.contexts = {kind: prepare_outlines(provinces, "adcode", max(TOLERANCE[kind], 0.005), self.datum)
                          for kind in ("national", "batch")}
         # The display provinces tile the map without gaps or overlaps (a valid polygonal coverage,
-        # tests/test_registry.py), so their coverage union is their union, at a twentieth of the cost.
+        # tests/test_publish.py), so their coverage union is their union, at a twentieth of the cost.
         self.provinces_clip = self.to_page(shapely.coverage_union_all(self.data.provinces.geometry.values))
         if self.data.inset:
             from atlas.publish.inset import inset_svg

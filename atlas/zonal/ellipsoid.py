@@ -20,8 +20,9 @@ Outline areas use the same definition: edges straight in longitude/latitude, are
 Green's theorem ``A = −∮ Z(φ) dλ`` with ``Z`` the zone area from the equator (exact closed
 form); along an edge ``φ`` is linear in ``λ``, so each edge adds ``−Δλ`` times the mean of ``Z``
 over its latitudes: the midpoint rule with its second-order term for edges spanning up to 0.01°
-of latitude, 4-point Gauss–Legendre over parts of at most 0.25° for the others (error < 1e-14). pyproj's ``Geod`` measures geodesic edges, which bulge poleward of the
-edges a raster grid sees; that is a different polygon.
+of latitude, 4-point Gauss–Legendre over parts of at most 0.25° for the others (error < 1e-14).
+pyproj's ``Geod`` measures geodesic edges, which bulge poleward of the edges a raster grid sees;
+that is a different polygon.
 """
 
 from __future__ import annotations
@@ -192,8 +193,8 @@ def _mean_zone_area(lat_a: np.ndarray, lat_b: np.ndarray) -> np.ndarray:
     """Mean of ``zone_area`` along edges whose latitude runs linearly from ``lat_a`` to ``lat_b``.
 
     Edges spanning at most :data:`SHORT_EDGE_DEG` of latitude (almost all of a detailed
-    outline's) take the midpoint rule with its second-order term, Z(m) + Z"(m) h²/24; what it
-    leaves out, Z\"\"(m) h⁴/1920 with h under 1.8e-4 rad, is below 1e-3 m² per edge. The others take
+    outline's) take the midpoint rule with its second-order term, Z(m) + Z''(m) h²/24; what it
+    leaves out, Z⁽⁴⁾(m) h⁴/1920 with h under 1.8e-4 rad, is below 1e-3 m² per edge. The others take
     4-point Gauss–Legendre. One zone area per short edge instead of four: that was most of the
     time the areas of detailed outlines took.
     """
