@@ -233,9 +233,47 @@ def clean_run(tmp_path_factory):
     return folder, report, outputs(folder / "out")
 
 
-def _start_run(folder: Path, stderr=subprocess.PIPE) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "atlas.cli", "run", "run.toml"], cwd=folder, env=ENV,
-                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+# Kills must land exactly where the test says: a kill sent from outside once a step's line is read
+# can arrive after the next (fast) step has already been stored. So each run kills itself (SIGKILL,
+# nothing runs after it): from the progress callback, which the cache calls once a step's artifact is
+# complete, or right after the site's first page is written. One interpreter imports atlas and forks a
+# fresh run for each kill (no threads exist before a fork).
+KILLED_RUNS = """
+import os, signal, sys
+from atlas.publish import site
+from atlas.workflow.config import load_config
+from atlas.workflow.runner import run
+
+def killed(run_until_kill):
+    pid = os.fork()
+    if pid == 0:
+        try:
+            run_until_kill()
+        finally:
+            os._exit(3)  # the run ended without being killed
+    return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+
+def after_step(n):
+    seen = []
+    def progress(name, reused):
+        seen.append("reused" if reused else "done")
+        if len(seen) == n:
+            print(n, name, *seen, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+    run(load_config("run.toml"), progress=progress)
+
+def after_first_page():
+    write_page = site._write_page
+    def write_then_die(*args):
+        write_page(*args)
+        os.kill(os.getpid(), signal.SIGKILL)
+    site._write_page = write_then_die
+    run(load_config("run.toml"))
+
+for n in range(1, int(sys.argv[1]) + 1):
+    print("exit", killed(lambda: after_step(n)), flush=True)
+print("exit", killed(after_first_page), flush=True)
+"""
 
 
 @pytest.mark.slow
@@ -252,29 +290,17 @@ def test_killed_after_every_step_and_inside_the_last_resumes_byte_identical(clea
     out = folder / "out"
     folder.mkdir()
     (folder / "run.toml").write_text(SMALL, encoding="utf-8")
-    for n in range(1, len(names)):  # kill when the n-th step has reported
-        proc = _start_run(folder)
-        reported = []
-        for line in proc.stderr:
-            if line.startswith("  ") and line.split()[-1] in ("done", "reused"):
-                reported.append(line.split()[-1])
-            if len(reported) == n:
-                proc.send_signal(signal.SIGKILL)
-                break
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, f"the run ended before step {n} could be followed by a kill"
+    driver = subprocess.run([sys.executable, "-c", KILLED_RUNS, str(len(names) - 1)], cwd=folder,
+                            env=ENV, capture_output=True, text=True, timeout=600)
+    assert driver.returncode == 0, driver.stderr
+    lines = [line.split() for line in driver.stdout.splitlines()]
+    assert len(lines) == 2 * (len(names) - 1) + 1, driver.stdout
+    assert all(int(line[-1]) == -signal.SIGKILL for line in lines if line[0] == "exit"), driver.stdout
+    for n in range(1, len(names)):
+        _, step, *reported = lines[2 * n - 2]
         # everything before step n came from the killed runs before it; step n itself was computed now
-        assert reported == ["reused"] * (n - 1) + ["done"], f"step {n} ({names[n - 1]}): {reported}"
-
-    # kill -9 inside the site step: its first page exists, the step has not finished
-    proc = _start_run(folder, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not (out / "national.html").exists():
-        assert proc.poll() is None, "the run ended before it could be killed inside the site step"
-        assert time.monotonic() < deadline
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+        assert step == names[n - 1] and reported == ["reused"] * (n - 1) + ["done"], f"step {n}: {lines}"
+    assert (out / "national.html").is_file()
     assert not list((out / STATE_DIR).glob("site-*.json")), "the site step must not have finished"
     assert outputs(out) != reference
 
