@@ -19,7 +19,8 @@ from atlas.errors import SiteError
 from atlas.publish import records
 from atlas.publish.layers import classify, load_layers, parse_layer
 from atlas.publish.maps import script_json, tile_provider
-from atlas.publish.overlays import lonlat_to_mercator, mercator_frame, mercator_to_lonlat, render_overlay, sample_layer
+from atlas.publish.overlays import (Canvas, lonlat_to_mercator, mercator_frame, mercator_to_lonlat, render_overlay,
+                                    sample_layer)
 from atlas.publish.site import RasterLayer, SiteData, external_resources, publish_site
 from atlas.rasters.layer import ArraySource, LayerSpec
 
@@ -160,10 +161,10 @@ def test_render_overlay_is_a_png_with_legend(tmp_path):
     classes = np.array([[1, 2], [0, 5]], dtype=np.uint8)
     source = ArraySource(classes, Affine(1, 0, 100, 0, -1, 30), "EPSG:4326", nodata=0)
     spec = LayerSpec("forest", "classes", "class", nodata=0)
-    overlay = render_overlay(layers["forest_raster"], [source], spec, (100, 28, 102, 30), max_side=20)
+    overlay = render_overlay(layers["forest_raster"], [source], spec, Canvas.over((100, 28, 102, 30), max_side=20))
     assert overlay.data_uri.startswith("data:image/png;base64,")
     assert len(overlay.classes.labels) == 5
-    assert render_overlay(layers["forest_raster"], [source], spec, (10, 10, 11, 11), max_side=5) is None
+    assert render_overlay(layers["forest_raster"], [source], spec, Canvas.over((10, 10, 11, 11), max_side=5)) is None
 
 
 # ---------------------------------------------------------------- escaping and self-containment

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 import shapely
 from click.testing import CliRunner
-from conftest import outputs
+from conftest import SMALL_RUN, outputs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -211,28 +211,6 @@ def test_sweep_removes_only_temporaries(tmp_path):
 
 # ---------------------------------------------------------------- the run cache
 
-SMALL = """
-[run]
-out = "out"
-[regions]
-ids = ["P1-08", "P1-09", "P2-25"]
-[sinks]
-draws = 200
-[outputs]
-formats = ["csv", "gpkg", "parquet"]
-[site]
-publish = true
-"""
-
-
-@pytest.fixture(scope="module")
-def clean_run(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("clean")
-    (folder / "run.toml").write_text(SMALL, encoding="utf-8")
-    report = run(load_config(folder / "run.toml"))
-    return folder, report, outputs(folder / "out")
-
-
 # Kills must land exactly where the test says: a kill sent from outside once a step's line is read
 # can arrive after the next (fast) step has already been stored. So each run kills itself (SIGKILL,
 # nothing runs after it): from the progress callback, which the cache calls once a step's artifact is
@@ -277,19 +255,18 @@ print("exit", killed(after_first_page), flush=True)
 
 
 @pytest.mark.slow
-def test_killed_after_every_step_and_inside_the_last_resumes_byte_identical(clean_run, tmp_path):
+def test_killed_after_every_step_and_inside_the_last_resumes_byte_identical(small_run, tmp_path):
     """One folder, killed (SIGKILL) right after each step in turn: run n reuses what runs 1 … n-1 left,
     finishes step n and is killed. A last run is killed inside the site step, once its first page is
     written; a final run resumes. Every step boundary and a half-written step see a kill and a resume,
     the outputs end byte-identical to an uninterrupted run, and the temporary files a kill may leave
     are gone once a run has been through the folder."""
-    _, report, reference = clean_run
-    names = [s.name for s in report.steps]
+    names, reference = small_run.computed, small_run.reference
     assert names[-1] == "site"
     folder = tmp_path / "killed"
     out = folder / "out"
     folder.mkdir()
-    (folder / "run.toml").write_text(SMALL, encoding="utf-8")
+    (folder / "run.toml").write_text(SMALL_RUN, encoding="utf-8")
     driver = subprocess.run([sys.executable, "-c", KILLED_RUNS, str(len(names) - 1)], cwd=folder,
                             env=ENV, capture_output=True, text=True, timeout=600)
     assert driver.returncode == 0, driver.stderr
@@ -310,30 +287,35 @@ def test_killed_after_every_step_and_inside_the_last_resumes_byte_identical(clea
     assert leftovers(out) == []
 
 
-def test_cached_frames_keep_their_column_types(clean_run):
-    folder, first, _ = clean_run
-    again = run(load_config(folder / "run.toml"))
-    assert again.computed == []
-    for name, frame in first.tables.items():
-        pd.testing.assert_frame_equal(frame, again.tables[name], check_exact=True)
+def test_cached_frames_keep_their_column_types(small_run, tmp_path):
+    """The frames a run computes and the same frames read back from the cache by the next run are equal,
+    column types included."""
+    path = small_run.copy_to(tmp_path / "copy")
+    reused = run(load_config(path))
+    assert reused.computed == []
+    for step in ("forest", "sinks", "compensation", "targets"):
+        for artifact in (path.parent / "out" / STATE_DIR).glob(f"{step}-*.parquet"):
+            artifact.unlink()
+    computed = run(load_config(path))
+    assert computed.computed == ["forest", "sinks", "compensation", "targets"]  # the same content: nothing after
+    assert set(computed.tables) == set(reused.tables)
+    for name, frame in computed.tables.items():
+        pd.testing.assert_frame_equal(frame, reused.tables[name], check_exact=True)
 
 
-def test_a_damaged_artifact_is_computed_again(clean_run, tmp_path):
-    folder, _, reference = clean_run
-    import shutil
-
-    copy = tmp_path / "copy"
-    shutil.copytree(folder, copy)
-    for artifact in (copy / "out" / STATE_DIR).glob("sinks-*.parquet"):
+def test_a_damaged_artifact_is_computed_again(small_run, tmp_path):
+    path = small_run.copy_to(tmp_path / "copy")
+    for artifact in (path.parent / "out" / STATE_DIR).glob("sinks-*.parquet"):
         artifact.write_bytes(artifact.read_bytes()[:64])
-    again = run(load_config(copy / "run.toml"))
-    assert "sinks" in again.computed and outputs(copy / "out") == reference
+    again = run(load_config(path))
+    assert "sinks" in again.computed and outputs(path.parent / "out") == small_run.reference
 
 
 # ---------------------------------------------------------------- one run per folder
 
-def test_a_second_run_on_a_busy_folder_refuses_naming_the_holder(clean_run):
-    folder, _, _ = clean_run
+def test_a_second_run_on_a_busy_folder_refuses_naming_the_holder(small_run, tmp_path, monkeypatch):
+    folder = small_run.copy_to(tmp_path / "copy").parent
+    monkeypatch.setattr(lock, "DEFAULT_WAIT", 0.2)  # 3 s by default; the refusal is what is tested
     with lock.output_lock(folder / "out", command="the first run"):
         failure: list[BaseException] = []
         worker = threading.Thread(target=lambda: _capture(failure, lambda: run(load_config(folder / "run.toml"))))

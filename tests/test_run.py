@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from affine import Affine
 from click.testing import CliRunner
-from conftest import outputs
+from conftest import SMALL_RUN, outputs
 
 from atlas.cli import cli
 from atlas.workflow.config import load_config
@@ -78,34 +78,17 @@ def test_example_configs_are_valid(monkeypatch, tmp_path):
 
 # ---------------------------------------------------------------- runs
 
-SMALL = """
-[run]
-out = "out"
-[regions]
-ids = ["P1-08", "P1-09", "P2-25"]
-[sinks]
-draws = 500
-[compensation]
-scheme = "removals"
-price = 50
-[outputs]
-formats = ["csv", "gpkg", "parquet"]
-[site]
-publish = true
-"""
-
-
-def test_rerun_reuses_every_step_and_changes_rebuild_only_what_depends_on_them(tmp_path):
-    config = load_config(write_config(tmp_path, SMALL))
-    first = run(config)
+def test_rerun_reuses_every_step_and_changes_rebuild_only_what_depends_on_them(small_run, tmp_path):
     # the embedded class map is calibrated to the provinces' inventory areas, so the province zonal step
     # and the calibration run too; the evaluation of designation comes with the registry's CEADs series
-    assert first.computed == ["regions", "zonal_forest", "zonal_forest_provinces", "forest", "forest_provinces",
-                              "sinks_provinces", "mainland_totals", "sinks", "compensation", "targets",
-                              "evaluation_effects", "emissions_trajectories", "tables", "site"]
-    before = outputs(config.out)
+    assert small_run.computed == ["regions", "zonal_forest", "zonal_forest_provinces", "forest",
+                                  "forest_provinces", "sinks_provinces", "mainland_totals", "sinks", "compensation",
+                                  "targets", "evaluation_effects", "emissions_trajectories", "tables", "site"]
+    before = small_run.reference
     assert {"data/sinks_pilots.csv", "data/sinks_pilots.gpkg", "data/sinks_pilots.parquet", "index.html",
             "pilots/P1-08.html"} <= set(before)
+    path = small_run.copy_to(tmp_path / "small")
+    config = load_config(path)
     sinks = pd.read_csv(config.out / "data" / "sinks_pilots.csv").set_index("pilot_id")
     assert sorted(sinks.index) == ["P1-08", "P1-09", "P2-25"]
     national = (config.out / "national.html").read_text(encoding="utf-8")
@@ -116,14 +99,15 @@ def test_rerun_reuses_every_step_and_changes_rebuild_only_what_depends_on_them(t
     assert outputs(config.out) == before
 
     # a new price changes the ledger and what shows it, not the zonal statistics or sinks
-    third = run(load_config(write_config(tmp_path, SMALL.replace("price = 50", "price = 80"))))
+    repriced = SMALL_RUN.replace("price = 50", "price = 80")
+    third = run(load_config(write_config(path.parent, repriced)))
     assert third.computed == ["compensation", "tables", "site"]
     ledger = pd.read_csv(config.out / "data" / "compensation_pilots.csv")
     assert np.allclose(ledger["payment_cny_per_yr"], ledger["net_sink_tco2_per_yr"].clip(lower=0) * 80)
 
     # a deleted or edited output is rewritten even though nothing upstream changed
     (config.out / "data" / "sinks_pilots.csv").write_text("tampered", encoding="utf-8")
-    fourth = run(load_config(write_config(tmp_path, SMALL.replace("price = 50", "price = 80"))))
+    fourth = run(load_config(write_config(path.parent, repriced)))
     assert fourth.computed == ["tables"]
     assert (config.out / "data" / "sinks_pilots.csv").read_text(encoding="utf-8").startswith("pilot_id")
 
@@ -281,6 +265,21 @@ draws = 200
     assert forest_rows["remote_sensing_note"].str.contains("not comparable").all()
     assert set(forest_rows["status"]) <= {"met", "not met", "pending", "not measurable"}
     assert not (forest_rows["measured_value"] > 99.9).any()   # the raster share is never the measurement
+
+
+def test_an_in_memory_run_writes_nothing_and_gives_the_runs_sinks(small_run):
+    """What `atlas sinks` and `atlas targets` compute: the run's steps up to the targets, no tables, no
+    site and so no evaluation of designation (the slowest step to start), and the same sinks as a run."""
+    from atlas.workflow.defaults import run_in_memory
+
+    report = run_in_memory({"ids": ["P1-08", "P1-09", "P2-25"]}, draws=500)
+    names = [s.name for s in report.steps]
+    assert names[-1] == "targets" and not {"evaluation_effects", "tables", "site"} & set(names)
+    assert not report.out.exists()  # the temporary folder is gone
+    ran = pd.read_parquet(small_run.folder / "out" / "data" / "sinks_pilots.parquet").set_index("pilot_id")
+    ours = report.tables["sinks"]
+    for column in ("forest_ha", "sink_tco2_per_yr_low", "sink_tco2_per_yr_central", "sink_tco2_per_yr_high"):
+        pd.testing.assert_series_equal(ours[column], ran.loc[ours.index, column], check_names=False)
 
 
 def test_build_is_a_run_of_the_printed_config_and_resumes(built_site, tmp_path, monkeypatch):

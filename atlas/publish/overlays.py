@@ -6,7 +6,9 @@ spaced in Mercator *y*, not in latitude. :func:`mercator_frame` lays out such a 
 over a lon/lat box; :func:`sample_layer` finds, for the centre of every image pixel,
 the raster cell under it (nearest neighbour, through the raster's own CRS, and through
 GCJ-02 when the page is drawn in that datum); :func:`render_overlay` colours the cells
-by the layer's classes and encodes a PNG with transparent background.
+by the layer's classes and encodes a PNG with transparent background. A :class:`Canvas`
+holds what every layer drawn on one page shares (pixel centres in WGS84, the clip mask),
+so a page with two raster layers computes them once.
 
 Values are sampled, never averaged: the image shows what the raster says at each pixel
 centre. Zonal statistics never use these images.
@@ -19,6 +21,7 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import shapely
@@ -109,14 +112,15 @@ def _interp_grid(lon: np.ndarray, lat: np.ndarray, spacing: float) -> tuple[np.n
     fx = np.clip((lon - glon[0]) / spacing, 0, glon.size - 1.000001)
     fy = np.clip((lat - glat[0]) / spacing, 0, glat.size - 1.000001)
     ix, iy = fx.astype(int), fy.astype(int)
-    tx, ty = (fx - ix)[None, :], (fy - iy)[:, None]
+    tx, ty = fx - ix, (fy - iy)[:, None]
     i0, i1 = np.minimum(ix, glon.size - 1), np.minimum(ix + 1, glon.size - 1)
-    j0, j1 = np.minimum(iy, glat.size - 1)[:, None], np.minimum(iy + 1, glat.size - 1)[:, None]
+    j0, j1 = np.minimum(iy, glat.size - 1), np.minimum(iy + 1, glat.size - 1)
 
     def bilinear(grid: np.ndarray) -> np.ndarray:
-        top = grid[j0, i0] * (1 - tx) + grid[j0, i1] * tx
-        bottom = grid[j1, i0] * (1 - tx) + grid[j1, i1] * tx
-        return top * (1 - ty) + bottom * ty
+        # along the rows first, on the coarse grid's few rows, then whole rows picked per pixel
+        # row: the same products as gathering the four corners per pixel, at a third of the cost
+        along = grid[:, i0] * (1 - tx) + grid[:, i1] * tx
+        return along[j0] * (1 - ty) + along[j1] * ty
 
     return lon[None, :] + bilinear(dlon), lat[:, None] + bilinear(dlat)
 
@@ -169,7 +173,10 @@ def sample_layer(readers: list[BlockReader], spec: LayerSpec, frame: MercatorFra
     the layer's output unit per km² (t CO₂ km⁻² yr⁻¹ for emissions), so that cells of
     different sizes (latitude, tiles) are comparable. Fractions give their raw values.
     """
-    lon, lat = _display_to_wgs84(frame, page_datum)
+    return _sample_at(readers, spec, *Canvas(frame, page_datum).wgs84_centres)
+
+
+def _sample_at(readers: list[BlockReader], spec: LayerSpec, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     out = np.full(lon.shape, np.nan)
     unit = spec.unit
     for reader in readers:
@@ -186,7 +193,7 @@ def sample_layer(readers: list[BlockReader], spec: LayerSpec, frame: MercatorFra
         r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
         h, w = int(r1 - r0), int(c1 - c0)
         # read at most about twice the image's resolution; picking cells keeps values intact
-        limit = 2 * max(frame.width, frame.height)
+        limit = 2 * max(lon.shape)
         oh, ow = min(h, limit), min(w, limit)
         block = reader.read_sampled((int(r0), int(c0), h, w), (oh, ow)).astype(np.float64)
         sub_r = np.minimum(((rows - r0) * oh) // h, oh - 1)
@@ -253,19 +260,56 @@ def inside_mask(frame: MercatorFrame, clip: BaseGeometry) -> np.ndarray:
     return geometry_mask([projected], out_shape=(frame.height, frame.width), transform=transform, invert=True)
 
 
-def render_overlay(layer: LayerDef, readers: list[BlockReader], spec: LayerSpec,
-                   box: tuple[float, float, float, float], page_datum: str = "wgs84",
-                   max_side: int = 1600, clip: BaseGeometry | None = None) -> Overlay | None:
-    """Sample, classify and encode one raster layer over ``box`` (west, south, east, north).
+@dataclass(frozen=True)
+class Canvas:
+    """The image grid of one page's raster layers, and what they all share.
 
-    Amount and flux layers show only cells above zero; with ``clip`` (an outline in the
-    page's datum) only pixels inside it are drawn. Returns None when no pixel has data
-    (the page then leaves the layer out).
+    Attributes
+    ----------
+    frame : MercatorFrame
+    page_datum : str
+        "wgs84", or "gcj02" when the page is drawn on a GCJ-02 basemap.
+    clip : shapely geometry, optional
+        Outline (lon/lat, page datum) outside which nothing is drawn.
     """
-    frame = mercator_frame(*box, max_side=max_side)
-    values = sample_layer(readers, spec, frame, page_datum)
-    if clip is not None:
-        values[~inside_mask(frame, clip)] = np.nan
+
+    frame: MercatorFrame
+    page_datum: str = "wgs84"
+    clip: BaseGeometry | None = None
+
+    @classmethod
+    def over(cls, box: tuple[float, float, float, float], page_datum: str = "wgs84", max_side: int = 1600,
+             clip: BaseGeometry | None = None) -> "Canvas":
+        """A canvas of ``max_side`` pixels on its longer side over ``box`` (west, south, east, north)."""
+        return cls(mercator_frame(*box, max_side=max_side), page_datum, clip)
+
+    @cached_property
+    def wgs84_centres(self) -> tuple[np.ndarray, np.ndarray]:
+        """WGS84 lon/lat of every pixel centre (read-only ``(height, width)`` arrays)."""
+        lon, lat = _display_to_wgs84(self.frame, self.page_datum)
+        for array in (lon, lat):
+            array.flags.writeable = False  # shared by every layer drawn on the canvas
+        return lon, lat
+
+    @cached_property
+    def outside(self) -> np.ndarray | None:
+        """True for the pixels whose centre lies outside the clip (None without a clip)."""
+        if self.clip is None:
+            return None
+        mask = ~inside_mask(self.frame, self.clip)
+        mask.flags.writeable = False
+        return mask
+
+
+def render_overlay(layer: LayerDef, readers: list[BlockReader], spec: LayerSpec, canvas: Canvas) -> Overlay | None:
+    """Sample, classify and encode one raster layer on ``canvas``.
+
+    Amount and flux layers show only cells above zero; with a clip on the canvas only pixels
+    inside it are drawn. Returns None when no pixel has data (the page then leaves the layer out).
+    """
+    values = _sample_at(readers, spec, *canvas.wgs84_centres)
+    if canvas.outside is not None:
+        values[canvas.outside] = np.nan
     if spec.kind in (QuantityKind.AMOUNT, QuantityKind.FLUX_DENSITY):
         values = np.where(values > 0, values, np.nan)
     if layer.scheme == "categories":
@@ -275,7 +319,7 @@ def render_overlay(layer: LayerDef, readers: list[BlockReader], spec: LayerSpec,
     classes = classify(flat, layer)
     index = classes.index.reshape(values.shape)
     if not (index >= 0).any():
-        log.info("overlay %s: no data inside %s", layer.id, box)
+        log.info("overlay %s: no data inside %s", layer.id, canvas.frame.lonlat_bounds())
         return None
     image = colour_image(index, classes.colours)
-    return Overlay(layer, png_data_uri(image), frame.lonlat_bounds(), classes)
+    return Overlay(layer, png_data_uri(image), canvas.frame.lonlat_bounds(), classes)

@@ -132,7 +132,7 @@ def pilot_map_svg(outline, width: int = 640, max_height: int = 420) -> Markup:
     """SVG of one pilot: its forest (the embedded MODIS layer, as on the site) under its outline."""
     from atlas.paths import geodata_dir
     from atlas.publish.layers import load_layers
-    from atlas.publish.overlays import lonlat_to_mercator, render_overlay
+    from atlas.publish.overlays import Canvas, lonlat_to_mercator, render_overlay
     from atlas.rasters import modis
     from atlas.rasters.layer import RasterSource
 
@@ -141,7 +141,7 @@ def pilot_map_svg(outline, width: int = 640, max_height: int = 420) -> Markup:
     box = (west - pad_x, south - pad_y, east + pad_x, north + pad_y)
     layer = next(lay for lay in load_layers() if lay.id == "forest_raster")
     overlay = render_overlay(layer, [RasterSource(geodata_dir() / "mcd12c1_2019_igbp_china.tif")],
-                             modis.spec("MCD12C1"), box, "wgs84", 900, outline)
+                             modis.spec("MCD12C1"), Canvas.over(box, "wgs84", 900, outline))
     (x0, x1), (y0, y1) = lonlat_to_mercator(np.array([box[0], box[2]]), np.array([box[1], box[3]]))
     scale = min(width / (x1 - x0), max_height / (y1 - y0))
     w, h = (x1 - x0) * scale, (y1 - y0) * scale

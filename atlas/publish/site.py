@@ -23,7 +23,7 @@ from atlas.errors import SiteError
 from atlas.publish import pages, panel
 from atlas.publish.layers import LayerDef, load_layers
 from atlas.publish.maps import map_config, nested_ids, page_payload, prepare_outlines, tile_provider, usable_layers
-from atlas.publish.overlays import Overlay, render_overlay
+from atlas.publish.overlays import Canvas, Overlay, render_overlay
 from atlas.publish.pilot_page import pilot_context, series_by_pilot
 from atlas.publish.records import BATCH_LABELS, batch_label, popup_sections, sink_range_text, with_emissions_change
 from atlas.rasters.layer import BlockReader, LayerSpec
@@ -141,6 +141,7 @@ def _write_page(path: Path, text: str) -> Path:
 def _overlays(data: SiteData, layers: list[LayerDef], box, page_datum: str, side: int,
               notes: list[str], clip, show: bool) -> list[Overlay]:
     out = []
+    canvas = Canvas.over(box, page_datum, side, clip)  # shared by the page's raster layers
     for layer in layers:
         if layer.kind != "raster":
             continue
@@ -152,7 +153,7 @@ def _overlays(data: SiteData, layers: list[LayerDef], box, page_datum: str, side
             continue  # a spec for another product (e.g. IGBP classes vs percent cover)
         if show and not layer.show:
             layer = replace(layer, show=True)
-        overlay = render_overlay(layer, raster.readers, raster.spec, box, page_datum, side, clip)
+        overlay = render_overlay(layer, raster.readers, raster.spec, canvas)
         if overlay is None:
             notes.append(f"{layer.title}: 此范围内无数据 no data in this view")
         else:

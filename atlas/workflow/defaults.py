@@ -73,8 +73,9 @@ def build(out: str | Path = "maps", *, tiles: str | None = None, emissions: tupl
 
 def run_in_memory(selection: dict, *, forest: LayerConfig | None = None, loss: LayerConfig | None = None,
                   factors: Path | None = None, draws: int | None = None, seed: int | None = None):
-    """The default run's steps for a pilot selection, in a temporary folder, nothing published:
-    what ``atlas sinks`` and ``atlas targets`` print is then exactly what a build computes.
+    """The default run's steps for a pilot selection, in a temporary folder, nothing written (no tables,
+    no site, so no evaluation of designation either): what ``atlas sinks`` and ``atlas targets`` print is
+    then exactly what a build computes.
 
     Returns
     -------
@@ -87,7 +88,7 @@ def run_in_memory(selection: dict, *, forest: LayerConfig | None = None, loss: L
 
     with tempfile.TemporaryDirectory(prefix="atlas-") as tmp:
         config = dataclasses.replace(default_config(out=tmp), regions=selection, forest=forest, loss=loss,
-                                     factors=factors, publish_site=False, provinces=False,
+                                     factors=factors, formats=(), publish_site=False, provinces=False,
                                      **({"draws": draws} if draws is not None else {}),
                                      **({"seed": seed} if seed is not None else {}))
         return run(config)

@@ -100,6 +100,20 @@ class Graph:
         ledger, ledger_key = self.ledger(sink_frame, sinks_key)
         tracked, targets_key = self.targets(regions, forest_frame, forest_key, regions_key)
 
+        self.summarise(regions, forest_frame, tracked, province_frame if cfg.provinces else None)
+        if cfg.formats or cfg.publish_site:  # an in-memory run (no formats, no site) skips what only files show
+            self.publish(regions, regions_key, forest_frame, province_frame, province_sinks, official, sink_frame,
+                         sinks_key, ledger, ledger_key, tracked, targets_key)
+        self.report.tables = {"sinks": sink_frame, "ledger": ledger, "targets": tracked}
+        return self.report
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def publish(self, regions, regions_key, forest_frame, province_frame, province_sinks, official, sink_frame,
+                sinks_key, ledger, ledger_key, tracked, targets_key) -> None:
+        """The tables step and the site step, and what only they show (the evaluation of designation,
+        the emissions series, the validation tables)."""
+        cfg, forest, provinces = self.cfg, self.layers["forest"], province_frame
         tables = {"forest": forest_frame.reset_index(), "sinks": sink_frame.reset_index(),
                   "compensation": ledger.reset_index()}
         if "emissions" in self.layers:
@@ -126,7 +140,6 @@ class Graph:
             tables["sinks_provinces"] = province_sinks.reset_index()
             tables["validation_provinces"], tables["validation_mainland"] = self.validation(
                 province_frame, province_sinks, official)
-        self.summarise(regions, forest_frame, tracked, province_frame if cfg.provinces else None)
         tables_key = content_key("tables", regions_key, sinks_key, ledger_key, targets_key, cfg.formats, cfg.excel,
                                  self.report.summary, self.code)
         self.cache.output_files("tables", tables_key, lambda: write_tables(
@@ -137,10 +150,7 @@ class Graph:
             self.cache.output_files("site", site_key, lambda: write_site(
                 cfg, self.reg, regions, tables, self.layers, self.report.summary,
                 [f.relative_to(cfg.out).as_posix() for f in self.cache.files]))
-        self.report.tables = {"sinks": sink_frame, "ledger": ledger, "targets": tracked}
-        return self.report
 
-    # -- steps --------------------------------------------------------------------------------
     def regions(self) -> tuple[gpd.GeoDataFrame, str]:
         cfg = self.cfg
         if cfg.uses_registry:

@@ -70,15 +70,16 @@ def _describe(holder: dict | None) -> str:
 
 
 @contextlib.contextmanager
-def output_lock(out: str | os.PathLike, wait: float = DEFAULT_WAIT, command: str | None = None) -> Iterator[Path]:
+def output_lock(out: str | os.PathLike, wait: float | None = None, command: str | None = None) -> Iterator[Path]:
     """Hold ``out``'s run lock for the block; yield the state folder.
 
     Parameters
     ----------
     out : path-like
         The output folder (created if needed).
-    wait : float
-        Seconds to wait for another run to finish before refusing.
+    wait : float, optional
+        Seconds to wait for another run to finish before refusing (default :data:`DEFAULT_WAIT`,
+        read at each call).
     command : str, optional
         What is running, recorded for the message a refused run prints.
 
@@ -96,7 +97,7 @@ def output_lock(out: str | os.PathLike, wait: float = DEFAULT_WAIT, command: str
         raise (output_error(exc, state / LOCK_NAME) or exc) from exc
     lock = filelock.FileLock(state / LOCK_NAME, thread_local=False)
     try:
-        _acquire(lock, state, wait)
+        _acquire(lock, state, DEFAULT_WAIT if wait is None else wait)
     except OSError as exc:
         if isinstance(exc, RunLockedError):
             raise
