@@ -3,6 +3,8 @@ self-containment. (tests/test_site_browser.py opens the pages in headless Chromi
 
 from __future__ import annotations
 
+import base64
+import warnings
 from pathlib import Path
 
 import geopandas as gpd
@@ -11,6 +13,8 @@ import pandas as pd
 import pytest
 import rasterio
 from affine import Affine
+from rasterio.errors import NotGeoreferencedWarning
+from rasterio.io import MemoryFile
 from rasterio.warp import Resampling, reproject
 from shapely.geometry import box
 
@@ -19,8 +23,8 @@ from atlas.errors import SiteError
 from atlas.publish import records
 from atlas.publish.layers import classify, load_layers, parse_layer
 from atlas.publish.maps import script_json, tile_provider
-from atlas.publish.overlays import (Canvas, lonlat_to_mercator, mercator_frame, mercator_to_lonlat, render_overlay,
-                                    sample_layer)
+from atlas.publish.overlays import (Canvas, lonlat_to_mercator, mercator_frame, mercator_to_lonlat, png_data_uri,
+                                    render_overlay, sample_layer)
 from atlas.publish.site import RasterLayer, SiteData, external_resources, publish_site
 from atlas.rasters.layer import ArraySource, LayerSpec
 
@@ -165,6 +169,39 @@ def test_render_overlay_is_a_png_with_legend(tmp_path):
     assert overlay.data_uri.startswith("data:image/png;base64,")
     assert len(overlay.classes.labels) == 5
     assert render_overlay(layers["forest_raster"], [source], spec, Canvas.over((10, 10, 11, 11), max_side=5)) is None
+
+
+@pytest.mark.parametrize("kind, units", [("classes", "class"), ("amount", "t CO2/cell/yr")])
+def test_a_wgs84_page_samples_per_row_and_column_as_per_pixel(kind, units):
+    """On a WGS84 page over a lon/lat grid the cell under each pixel is worked out once per row and
+    column; the values are those of the per-pixel path, amounts (divided by cell areas) included."""
+    from atlas.publish.overlays import _sample_at
+
+    cells = np.random.default_rng(7).integers(0, 6, (90, 120)).astype(np.float32)
+    source = ArraySource(cells, Affine(0.05, 0, 110.0, 0, -0.05, 26.0), "EPSG:4326", nodata=0)
+    spec = LayerSpec("t", kind, units, nodata=0)
+    for box in ((109.5, 21.0, 116.5, 26.5), (111.03, 22.71, 112.9, 24.44)):
+        lon, lat = Canvas.over(box, max_side=300).wgs84_centres
+        assert lon.strides[0] == 0 and lat.strides[1] == 0  # rows share longitudes, columns latitudes
+        shared = _sample_at([source], spec, lon, lat)
+        per_pixel = _sample_at([source], spec, np.ascontiguousarray(lon), np.ascontiguousarray(lat))
+        np.testing.assert_array_equal(shared, per_pixel)
+        assert np.isfinite(shared).any() and np.isnan(shared).any()
+
+
+def test_overlay_png_is_a_palette_with_a_transparent_entry():
+    # classes 0 and 1 in red and green, -1 (no class) transparent: a palette PNG of indices 0, 1 and 2
+    uri = png_data_uri(np.array([[0, 1], [-1, 1]]), ["#ff0000", "#00ff00"])
+    blob = base64.b64decode(uri.removeprefix("data:image/png;base64,"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with MemoryFile(blob) as mem, mem.open() as png:
+            assert png.driver == "PNG" and png.count == 1
+            np.testing.assert_array_equal(png.read(1), [[0, 1], [2, 1]])
+            palette = png.colormap(1)
+    assert palette[0] == (255, 0, 0, 255) and palette[1] == (0, 255, 0, 255) and palette[2][3] == 0
+    with pytest.raises(SiteError, match="256 classes"):
+        png_data_uri(np.zeros((1, 1), dtype=int), ["#000000"] * 256)
 
 
 # ---------------------------------------------------------------- escaping and self-containment

@@ -34,7 +34,7 @@ from shapely.geometry.base import BaseGeometry
 
 from atlas.regions import datum as datum_mod
 from atlas.rasters.cellarea import areal_scale, band_cell_areas
-from atlas.errors import GridError
+from atlas.errors import GridError, SiteError
 from atlas.rasters.layer import BlockReader, LayerSpec
 from atlas.rasters.units import QuantityKind
 from atlas.publish.layers import Classes, LayerDef, classify
@@ -176,16 +176,32 @@ def sample_layer(readers: list[BlockReader], spec: LayerSpec, frame: MercatorFra
     return _sample_at(readers, spec, *Canvas(frame, page_datum).wgs84_centres)
 
 
+def _cell_indices(reader: BlockReader, lon: np.ndarray, lat: np.ndarray, out: np.ndarray):
+    """Row and column (float) of the reader's cell under every pixel centre, and which pixels a
+    cell of this reader fills (inside its grid, not filled by an earlier reader)."""
+    inv = ~reader.grid.transform
+    if reader.grid.crs.is_geographic and inv.b == 0 and inv.d == 0 and lon.strides[0] == 0 and lat.strides[1] == 0:
+        # a WGS84 page over a north-up lon/lat grid: a column's cell column and a row's cell row are
+        # shared, so they are worked out once per column and row (a fifth of the time on a site)
+        cols_1 = inv.a * lon[0] + inv.c
+        rows_1 = inv.e * lat[:, 0] + inv.f
+        inside = ((rows_1 >= 0) & (rows_1 < reader.grid.height))[:, None] & \
+                 ((cols_1 >= 0) & (cols_1 < reader.grid.width))[None, :]
+        inside &= np.isnan(out)
+        return np.broadcast_to(rows_1[:, None], out.shape), np.broadcast_to(cols_1[None, :], out.shape), inside
+    x, y = _source_xy(reader, lon, lat)
+    cols_f = inv.a * x + inv.b * y + inv.c
+    rows_f = inv.d * x + inv.e * y + inv.f
+    inside = (cols_f >= 0) & (cols_f < reader.grid.width) & (rows_f >= 0) & (rows_f < reader.grid.height)
+    inside &= np.isnan(out)
+    return rows_f, cols_f, inside
+
+
 def _sample_at(readers: list[BlockReader], spec: LayerSpec, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     out = np.full(lon.shape, np.nan)
     unit = spec.unit
     for reader in readers:
-        x, y = _source_xy(reader, lon, lat)
-        inv = ~reader.grid.transform
-        cols_f = inv.a * x + inv.b * y + inv.c
-        rows_f = inv.d * x + inv.e * y + inv.f
-        inside = (cols_f >= 0) & (cols_f < reader.grid.width) & (rows_f >= 0) & (rows_f < reader.grid.height)
-        inside &= np.isnan(out)
+        rows_f, cols_f, inside = _cell_indices(reader, lon, lat, out)
         if not inside.any():
             continue
         rows = np.floor(rows_f[inside]).astype(np.int64)
@@ -232,23 +248,30 @@ class Overlay:
     classes: Classes
 
 
-def colour_image(index: np.ndarray, colours: list[str]) -> np.ndarray:
-    """RGBA (height, width, 4) uint8 image: class colours, transparent where the class is -1."""
-    table = np.zeros((len(colours) + 1, 4), dtype=np.uint8)  # last row: transparent
-    for i, colour in enumerate(colours):
-        table[i, :3] = [int(colour[j:j + 2], 16) for j in (1, 3, 5)]
-        table[i, 3] = 255
-    return table[np.where(index >= 0, index, len(colours))]
+def _rgba(colour: str, alpha: int = 255) -> tuple[int, int, int, int]:
+    return (*(int(colour[j:j + 2], 16) for j in (1, 3, 5)), alpha)
 
 
-def png_data_uri(rgba: np.ndarray) -> str:
-    """Encode an RGBA image as a PNG ``data:`` URI (GDAL's PNG driver)."""
-    height, width, _ = rgba.shape
+def png_data_uri(index: np.ndarray, colours: list[str]) -> str:
+    """Encode class indices as a palette PNG ``data:`` URI (GDAL's PNG driver): class ``i`` in
+    ``colours[i]``, transparent where the index is -1.
+
+    A palette image (one byte a pixel, a tRNS chunk for the transparent entry) encodes about
+    seven times faster than RGBA and is no larger.
+    """
+    if len(colours) > 255:
+        raise SiteError(f"An overlay has {len(colours)} classes", "at most 255 classes (a PNG palette)",
+                        "use fewer classes in the layer's spec")
+    height, width = index.shape
+    pixels = np.where(index >= 0, index, len(colours)).astype(np.uint8)
+    palette = {i: _rgba(colour) for i, colour in enumerate(colours)}
+    palette[len(colours)] = (0, 0, 0, 0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         with MemoryFile() as mem:
-            with mem.open(driver="PNG", width=width, height=height, count=4, dtype="uint8") as ds:
-                ds.write(np.moveaxis(rgba, 2, 0))
+            with mem.open(driver="PNG", width=width, height=height, count=1, dtype="uint8") as ds:
+                ds.write(pixels, 1)
+                ds.write_colormap(1, palette)
             blob = mem.read()
     return "data:image/png;base64," + base64.b64encode(blob).decode("ascii")
 
@@ -321,5 +344,4 @@ def render_overlay(layer: LayerDef, readers: list[BlockReader], spec: LayerSpec,
     if not (index >= 0).any():
         log.info("overlay %s: no data inside %s", layer.id, canvas.frame.lonlat_bounds())
         return None
-    image = colour_image(index, classes.colours)
-    return Overlay(layer, png_data_uri(image), canvas.frame.lonlat_bounds(), classes)
+    return Overlay(layer, png_data_uri(index, classes.colours), canvas.frame.lonlat_bounds(), classes)
