@@ -106,7 +106,7 @@ def sinks_cmd(forest, product, kind, units, forest_classes, threshold, loss_file
             if loss_files else None)
     options = {"forest": layer, "loss": loss, "factors": Path(factor_file) if factor_file else None,
                "draws": draws, "seed": seed}
-    report = (_run_own_regions(regions, id_column, **options) if regions_file else
+    report = (run_in_memory(regions=regions, id_column=id_column, **options) if regions_file else
               run_in_memory({"ids": regions["pilot_id"].tolist()}, **options))
     if report.summary.get("forest_caveat") and "forest_area_method" not in report.summary:
         click.echo(f"note: {report.summary['forest_caveat']}", err=True)
@@ -114,28 +114,6 @@ def sinks_cmd(forest, product, kind, units, forest_classes, threshold, loss_file
         click.echo(f"note: forest area = {report.summary['forest_area_method']}", err=True)
     table = report.tables["sinks"].rename_axis(id_column).reset_index()
     emit(table, output, overwrite, outlines=regions, id_column=id_column)
-
-
-def _run_own_regions(regions, id_column: str, **options):
-    """The default run's steps (:func:`~atlas.workflow.defaults.run_in_memory`) for the user's outlines.
-
-    The chosen layer, already read and checked, is handed to the run as a one-layer GeoPackage
-    in the run's temporary folder (UTF-8, so no encoding or layer needs passing on).
-    """
-    import dataclasses
-    import tempfile
-
-    from atlas.export import write_frame
-    from atlas.workflow.defaults import default_config
-    from atlas.workflow.runner import run
-
-    with tempfile.TemporaryDirectory(prefix="atlas-") as tmp:
-        path = write_frame(regions, Path(tmp) / "regions.gpkg", layer="regions")
-        changes = {key: value for key, value in options.items() if value is not None}
-        config = dataclasses.replace(default_config(out=Path(tmp) / "out"), regions={}, regions_file=path,
-                                     id_column=id_column, encoding=None, publish_site=False, provinces=False,
-                                     **changes)
-        return run(config)
 
 
 def _inventory(path: Path, column_map: str | None, encoding: str | None, layer: str | None, regions, id_column: str,

@@ -71,11 +71,22 @@ def build(out: str | Path = "maps", *, tiles: str | None = None, emissions: tupl
     return run(default_config(out=out, tiles=tiles, emissions=layer, workers=workers), progress=progress)
 
 
-def run_in_memory(selection: dict, *, forest: LayerConfig | None = None, loss: LayerConfig | None = None,
+def run_in_memory(selection: dict | None = None, *, regions=None, id_column: str = "pilot_id",
+                  forest: LayerConfig | None = None, loss: LayerConfig | None = None,
                   factors: Path | None = None, draws: int | None = None, seed: int | None = None):
-    """The default run's steps for a pilot selection, in a temporary folder, nothing written (no tables,
-    no site, so no evaluation of designation either): what ``atlas sinks`` and ``atlas targets`` print is
-    then exactly what a build computes.
+    """The default run's steps for a pilot selection, or for the user's own outlines, in a temporary
+    folder with nothing written (no tables, no site, so no evaluation of designation either): what
+    ``atlas sinks`` and ``atlas targets`` print is then exactly what a build computes.
+
+    Parameters
+    ----------
+    selection : dict, optional
+        A ``[regions]`` selection of registry pilots (e.g. ``{"ids": [...]}``).
+    regions : GeoDataFrame, optional
+        The user's outlines instead, already read and checked, with ``id_column``. They reach the
+        run as a one-layer GeoPackage in the temporary folder (UTF-8: no encoding or layer to pass).
+    forest, loss, factors, draws, seed
+        Overrides of the default run's settings (None keeps the default).
 
     Returns
     -------
@@ -84,11 +95,16 @@ def run_in_memory(selection: dict, *, forest: LayerConfig | None = None, loss: L
     """
     import tempfile
 
+    from atlas.export import write_frame
     from atlas.workflow.runner import run
 
+    changes = {key: value for key, value in {"draws": draws, "seed": seed}.items() if value is not None}
     with tempfile.TemporaryDirectory(prefix="atlas-") as tmp:
-        config = dataclasses.replace(default_config(out=tmp), regions=selection, forest=forest, loss=loss,
-                                     factors=factors, formats=(), publish_site=False, provinces=False,
-                                     **({"draws": draws} if draws is not None else {}),
-                                     **({"seed": seed} if seed is not None else {}))
+        if regions is not None:
+            path = write_frame(regions, Path(tmp) / "regions.gpkg", layer="regions")
+            changes.update(regions={}, regions_file=path, id_column=id_column, encoding=None)
+        else:
+            changes.update(regions=selection or {})
+        config = dataclasses.replace(default_config(out=Path(tmp) / "out"), forest=forest, loss=loss,
+                                     factors=factors, formats=(), publish_site=False, provinces=False, **changes)
         return run(config)
