@@ -141,6 +141,13 @@ def test_build_publishes_registry_and_forest(run, built_site, tmp_path):
     # the inventory method's mainland total holds Yang et al.'s 154.8 Tg C/yr (2009-2018) in its interval
     inventory = summary["mainland_sink_pg_c_per_yr"]["inventory"]
     assert inventory["low"] <= 0.1548 <= inventory["high"]
+    # a pilot page whose sink is the inventory method lists what it rests on: 深圳 applies Guangdong's
+    # net sink per hectare of forest (NFI7 30,183 → NFI9 46,755 万m³, NBS province table) to its own area
+    page = (tmp_path / "site" / "pilots" / "P1-08.html").read_text(encoding="utf-8")
+    assert "Inventory method: what the sink on this page rests on" in page
+    assert "30,183 万m³" in page and "46,755 万m³" in page and "applied to the pilot" in page
+    sinks = pd.read_csv(tmp_path / "site" / "data" / "sinks_pilots.csv").set_index("pilot_id")
+    assert sinks.loc["P3-16", "inventory_period"] == "own stock figures (2016–2020)"  # 三明's own two figures
 
 
 def test_sinks_compensate_targets(run, tmp_path):

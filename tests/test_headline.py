@@ -40,6 +40,30 @@ def test_province_stock_difference_and_pilot_inheritance():
     assert np.isnan(pilots.loc["Q", "inventory_net_sink_tco2_per_yr_central"])
 
 
+def test_a_pilots_own_two_stock_figures_win_over_its_province():
+    official = pd.DataFrame([
+        # pilot P: 100 → 120 万m³ between 2016 and 2020: +5e4 m³/yr
+        ("prefecture", 110100, "P", "forest_stock", "bulletin", 2016, 100.0, "city report A", "A daily", 2016),
+        ("prefecture", 110100, "P", "forest_stock", "bulletin", 2020, 120.0, "city report B", "B daily", 2021),
+        # pilot Q: one figure only; R: two figures of the same year — neither has a change
+        ("prefecture", 110200, "Q", "forest_stock", "bulletin", 2016, 50.0, "Q report", "Q daily", 2016),
+        ("county", 110300, "R", "forest_stock", "bulletin", 2018, 10.0, "R one", "R daily", 2018),
+        ("county", 110300, "R", "forest_stock", "annual", 2018, 11.0, "R two", "R daily", 2019),
+        # a province's figures are not a pilot's own
+        ("province", 110000, "", "forest_stock", "NFI7 2004-2008", 2008, 100.0, "NFI7", "NFGA", 2009),
+        ("province", 110000, "", "forest_stock", "NFI9 2014-2018", 2018, 150.0, "NFI9", "NFGA", 2019),
+    ], columns=["region_level", "adcode", "pilot_id", "indicator", "period", "year", "value", "source_document",
+                "publisher", "source_year"])
+    pairs = hl.own_stock_pairs(official)
+    assert list(pairs.index) == ["P"] and pairs.loc["P", "years"] == 4
+    assert pairs.loc["P", "inventory_period"] == "own stock figures (2016–2020)"
+    assert pairs.loc["P", "stock_end_source"] == "city report B; B daily, 2021"
+    own = hl.own_stock_regions(official, pd.Series({"P": 200.0, "Q": 100.0}), PARAMS, draws=200, seed=1)
+    # 5e4 m³/yr × 0.5 t C/m³ × 44/12 = 91,666.7 t CO2/yr, whatever its forest area
+    assert list(own.index) == ["P"]
+    assert own.loc["P", "inventory_net_sink_tco2_per_yr_central"] == pytest.approx(5e4 * 0.5 * 44 / 12)
+
+
 def test_headline_prefers_the_inventory_and_names_tier1_honestly():
     estimate = pd.DataFrame({f"{n}_tco2_per_yr_{b}": [10.0, 20.0] for n in ("gross_removal", "gross_loss", "net_sink")
                              for b in hl.BOUNDS}, index=["P", "Q"])

@@ -47,8 +47,14 @@ def test_report_html_has_every_section_and_degrades(build, tmp_path):
                     "方法说明 Method notes", "审图号 Map review No.: GS(2024)1号", "<svg class=\"atlas-report-map\""):
         assert heading in text, heading
     assert "200.0 元/吨" in text                                  # the price asked for, shown
-    if not (build / "data" / "official_forest_stats.csv").exists():
-        assert "Not available in this build (official_forest_stats.csv)" in text
+    # the official statistics the build read (bundled, geodata/official_forest_stats.csv): 三明 78.73 % in 2020
+    assert "Not available in this build" not in text and "78.73" in text
+    # the headline is the inventory method: its inputs with sources, and the method note says so; 三明
+    # publishes two stock figures of its own (16,500 and 18,200 万m³, 2016 and 2020), which it uses
+    assert "Inventory method: what the sink in this report rests on" in text
+    assert "own stock figures (2016–2020)" in text and "16,500 万m³" in text and "18,200 万m³" in text
+    assert "stock-change method of the provincial GHG inventory guidelines" in text
+    assert "IPCC Tier 1 gross removals (losses not assessed)" in text   # the comparison estimate, listed
 
 
 def test_ledger_rows_follow_the_formulas(build):

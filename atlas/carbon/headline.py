@@ -43,24 +43,75 @@ def tier1_columns(estimate: pd.DataFrame, losses_assessed: bool) -> pd.DataFrame
     return out
 
 
-def nfi_stock_pairs(official: pd.DataFrame, adcodes: pd.Index) -> pd.DataFrame:
-    """Per province: the growing stock of the earliest and the latest of the 7th–9th national
-    forest inventories available (万立方米 → m³) and the years between them."""
-    rows = official[(official["region_level"] == "province") & (official["indicator"] == "forest_stock")
-                    & official["period"].astype(str).str.match(r"NFI[789]\b")]
+def _citation(row: pd.Series) -> str:
+    """An official statistic's source as one line: document; publisher, year; where read (status)."""
+    def given(value) -> bool:
+        return value is not None and pd.notna(value) and str(value) != ""
+
+    where = ", ".join(str(v) for v in (row.get("publisher"), row.get("source_year")) if given(v))
+    text = "; ".join(str(v) for v in (row.get("source_document"), where, row.get("url_or_page")) if given(v))
+    return f"{text} ({row['status']})" if given(row.get("status")) else text
+
+
+PAIR_COLUMNS = ["stock_start_m3", "stock_end_m3", "years", "inventory_period", "stock_start_source",
+                "stock_end_source"]
+
+
+def _stock_pairs(rows: pd.DataFrame, key: str, label) -> pd.DataFrame:
+    """Per ``key``: the growing stock of the earliest and the latest year in ``rows`` (万立方米 → m³),
+    the years between them, ``label(first, last)`` as the period, and the two figures' sources;
+    keys with fewer than two years are left out."""
     out = []
-    for adcode, group in rows.groupby("adcode"):
+    for value, group in rows.groupby(key):
         group = group.sort_values("year")
         if group["year"].nunique() < 2:
             continue
         first, last = group.iloc[0], group.iloc[-1]
-        out.append({"adcode": adcode, "stock_start_m3": float(first["value"]) * 1e4,
+        out.append({key: value, "stock_start_m3": float(first["value"]) * 1e4,
                     "stock_end_m3": float(last["value"]) * 1e4, "years": int(last["year"] - first["year"]),
-                    "inventory_period": f"{first['period'].split()[0]}→{last['period'].split()[0]} "
-                                        f"({int(first['year'])}–{int(last['year'])})"})
-    frame = pd.DataFrame(out, columns=["adcode", "stock_start_m3", "stock_end_m3", "years", "inventory_period"])
+                    "inventory_period": label(first, last),
+                    "stock_start_source": _citation(first), "stock_end_source": _citation(last)})
+    return pd.DataFrame(out, columns=[key, *PAIR_COLUMNS])
+
+
+def nfi_stock_pairs(official: pd.DataFrame, adcodes: pd.Index) -> pd.DataFrame:
+    """Per province: the growing stock of the earliest and the latest of the 7th–9th national
+    forest inventories available (万立方米 → m³), the years between them, and the two figures'
+    sources."""
+    rows = official[(official["region_level"] == "province") & (official["indicator"] == "forest_stock")
+                    & official["period"].astype(str).str.match(r"NFI[789]\b")]
+    frame = _stock_pairs(rows, "adcode", lambda first, last: f"{first['period'].split()[0]}→"
+                         f"{last['period'].split()[0]} ({int(first['year'])}–{int(last['year'])})")
     frame["adcode"] = frame["adcode"].astype(adcodes.dtype) if len(frame) else frame["adcode"]
     return frame.set_index("adcode").reindex(adcodes)
+
+
+def own_stock_pairs(official: pd.DataFrame) -> pd.DataFrame:
+    """Per pilot below province level that publishes growing stock for two years or more: the
+    earliest and the latest of its own figures (as :func:`nfi_stock_pairs`), indexed by ``pilot_id``."""
+    rows = official[official["region_level"].isin(["prefecture", "county"]) & (official["indicator"] == "forest_stock")
+                    & official["pilot_id"].fillna("").astype(str).ne("")]
+    frame = _stock_pairs(rows, "pilot_id", lambda first, last: f"own stock figures "
+                         f"({int(first['year'])}–{int(last['year'])})")
+    return frame.set_index("pilot_id")
+
+
+def own_stock_regions(official: pd.DataFrame, forest_ha: pd.Series, params: pd.DataFrame, draws: int,
+                      seed: int) -> pd.DataFrame:
+    """Inventory-method net sink of the regions of ``forest_ha`` (pilot ids) that publish two
+    growing-stock figures of their own: the change between them converted like a province's
+    (``inventory_*`` columns; empty frame when none does). These win over the province's rate."""
+    pairs = own_stock_pairs(official)
+    pairs = pairs[pairs.index.isin(forest_ha.index)]
+    out = pd.DataFrame(index=pairs.index)
+    if pairs.empty:
+        return out
+    est = stock_difference_sinks(pairs.assign(forest_ha=forest_ha.reindex(pairs.index)), params, draws=draws,
+                                 seed=seed)
+    for bound in BOUNDS:
+        out[f"inventory_net_sink_tco2_per_yr_{bound}"] = est[f"net_sink_tco2_per_yr_{bound}"]
+    out["inventory_period"] = pairs["inventory_period"]
+    return out
 
 
 def national_stock_change_per_ha(official: pd.DataFrame) -> tuple[float, str] | None:

@@ -39,7 +39,11 @@ import pandas as pd
 
 from atlas.carbon.factors import triangular_draws
 from atlas.errors import FactorError
+from atlas.paths import geodata_dir
 from atlas.rasters.units import CO2_PER_C
+
+#: The bundled conversion parameters of the method (``geodata/``, see INVENTORY_METHOD.md).
+PARAMETERS_FILE = "cn_inventory_parameters.csv"
 
 CONVERSION_PARAMETERS = ("basic_wood_density_t_dm_per_m3", "biomass_expansion_factor", "root_shoot_ratio",
                          "carbon_fraction")
@@ -50,6 +54,12 @@ STOCK_DIFFERENCE_METHOD = ("China provincial inventory method (NDRC 2011): net s
                            "forest inventories × national-average biomass carbon per m³ of stock")
 DEFAULT_RATE_UNCERTAINTY = 0.10
 
+
+
+def read_parameters() -> pd.DataFrame | None:
+    """The bundled conversion parameters of China's inventory method, or None where absent."""
+    path = geodata_dir() / PARAMETERS_FILE
+    return pd.read_csv(path, encoding="utf-8") if path.exists() else None
 
 def conversion_draws(params: pd.DataFrame, group: str, draws: int, rng: np.random.Generator
                      ) -> tuple[float, np.ndarray]:

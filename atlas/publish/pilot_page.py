@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pandas as pd
 
+from atlas.carbon.headline import METHOD_TIER1_GROSS
 from atlas.publish import charts, pages, panel
 from atlas.publish.fields import field
+from atlas.publish.inventory_inputs import InventoryBasis, inventory_rows
 from atlas.publish.records import DOMAIN_LABELS, batch_label, designation_year
 
 DOMAINS_BY_LABEL = {label: key for key, label in DOMAIN_LABELS.items()}
@@ -37,13 +39,15 @@ def sink_methods(record: pd.Series, methods: pd.DataFrame | None) -> list[dict]:
             rows.append({"method": METHOD_LABELS.get(str(r.method), str(r.method)),
                          **dict(zip(("low", "central", "high"), map(_mass, values)))})
     if not rows:  # the build's per-method columns (tier1_…, inventory_…), else the one sink it has
-        for prefix, key in (("tier1_", "ipcc_tier1"), ("inventory_", "china_inventory")):
-            values = [record.get(prefix + k) for k in _KEYS]
-            if all(v is None or pd.isna(v) for v in values):
+        period = record.get("inventory_period")
+        candidates = (("tier1_net_sink", METHOD_LABELS["ipcc_tier1"]),  # net with a loss layer, else gross
+                      ("tier1_gross_removal", METHOD_TIER1_GROSS),
+                      ("inventory_net_sink", METHOD_LABELS["china_inventory"]
+                       + (f" · {period}" if isinstance(period, str) else "")))
+        for stem, label in candidates:
+            values = [record.get(f"{stem}_tco2_per_yr_{bound}") for bound in ("low", "central", "high")]
+            if all(v is None or pd.isna(v) for v in values) or (stem == "tier1_gross_removal" and rows):
                 continue
-            label = METHOD_LABELS[key]
-            if key == "china_inventory" and isinstance(record.get("inventory_period"), str):
-                label += f" · {record['inventory_period']}"
             rows.append({"method": label, **dict(zip(("low", "central", "high"), map(_mass, values)))})
     if not rows:
         method = record.get("sink_method")
@@ -53,12 +57,14 @@ def sink_methods(record: pd.Series, methods: pd.DataFrame | None) -> list[dict]:
 
 
 def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.DataFrame | None,
-                  pool: dict | None = None, series: dict | None = None) -> dict:
+                  pool: dict | None = None, series: dict | None = None,
+                  inventory: InventoryBasis | None = None) -> dict:
     """Everything the pilot sections show for one pilot (``data`` is the site's SiteData).
 
     A site of many pilots passes what every pilot shares, computed once: ``pool``
     (:func:`atlas.publish.panel.pools` of ``data.table``) and ``series``
-    (:func:`series_by_pilot` of ``data.series``, this pilot's entry).
+    (:func:`series_by_pilot` of ``data.series``, this pilot's entry). ``inventory`` is the basis
+    of the inventory-method sinks (:func:`atlas.publish.inventory_inputs.inventory_basis`).
     """
     pool = panel.pools(data.table) if pool is None else pool
     if series is None:
@@ -79,6 +85,7 @@ def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.Da
         "chart": pages.target_chart(targets), "target_rows": rows, "caveats": caveats,
         "domain": domain_label if isinstance(domain_label, str) else "",
         "factors": panel.factor_rows(factors, domain),
+        "inventory": inventory_rows(record, inventory),
         "time": time_axis(record, targets, series),
         "targets": True,  # a site of the user's own regions sets False: no declared targets there
     }

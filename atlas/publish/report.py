@@ -26,9 +26,11 @@ import pandas as pd
 from markupsafe import Markup
 
 from atlas.carbon import compensation as comp
+from atlas.carbon.stock_change import read_parameters as inventory_parameters
 from atlas.errors import ConfigError, SiteError
 from atlas.publish import pages, panel
 from atlas.publish.fields import fmt_number
+from atlas.publish.inventory_inputs import inventory_basis
 from atlas.publish.pilot_page import FACTS, SINK_FACTS, pilot_context
 from atlas.publish.records import pilot_table, target_rows
 
@@ -42,8 +44,9 @@ TABLES = {"pilots": "pilots.csv", "forest": "forest_pilots.csv", "sinks": "sinks
 OFFICIAL_LABELS = {"year": "年份 Year", "indicator": "指标 Indicator", "value": "数值 Value", "unit": "单位 Unit",
                    "forest_area_ha": "森林面积 Forest area (ha)", "forest_coverage_pct": "森林覆盖率 Forest coverage (%)",
                    "growing_stock_m3": "活立木蓄积 Growing stock (m³)", "source": "来源 Source",
-                   "inventory": "清查 Inventory", "includes_special_shrubland": "含特灌林 Incl. special shrubland",
-                   "note": "说明 Note"}
+                   "inventory": "清查 Inventory", "period": "时期 Period",
+                   "includes_special_shrubland": "含特灌林 Incl. special shrubland", "note": "说明 Note",
+                   "source_document": "来源 Source", "status": "核对 Checked"}
 
 
 @dataclass
@@ -241,16 +244,21 @@ def report_html(build: Build, pilot_ids: list[str], params: dict | None = None, 
                           f"ids such as {', '.join(list(data.table.index[:3]))}", "check the ids (atlas regions)")
     from atlas.carbon.factors import read_factors
     factors = read_factors()
+    official = build.get("official")
+    if official is None:  # a build reads the bundled statistics and does not copy them into its tables
+        from atlas.regions.official import load_official_stats
+        official = load_official_stats()
+    basis = inventory_basis(official, inventory_parameters())
     outlines = build.outlines.set_index("pilot_id") if build.outlines is not None else None
     sections = []
     for pid in pilot_ids:
         record = data.table.loc[pid]
         targets = data.targets[data.targets["pilot_id"] == pid]
-        ctx = pilot_context(record, targets, data, factors)
+        ctx = pilot_context(record, targets, data, factors, inventory=basis)
         svg, legend = pilot_map_svg(outlines.loc[pid].geometry) if outlines is not None else (None, [])
         series = build.get("emissions")
         mine = series[series["pilot_id"] == pid] if series is not None else None
-        ctx.update(map_svg=svg, legend=legend, official=official_rows(build.get("official"), record),
+        ctx.update(map_svg=svg, legend=legend, official=official_rows(official, record),
                    ledger=ledger_rows(record, data.compensation),
                    parameters=dict(panel.DEFAULT_PARAMETERS, **data.compensation),
                    emissions_chart=emissions_chart(mine) if mine is not None else None,

@@ -23,6 +23,7 @@ from atlas.errors import SiteError
 from atlas.publish import pages, panel
 from atlas.publish.layers import LayerDef, load_layers
 from atlas.publish.maps import map_config, nested_ids, page_payload, prepare_outlines, tile_provider, usable_layers
+from atlas.publish.inventory_inputs import InventoryBasis
 from atlas.publish.overlays import Canvas, Overlay, render_overlay
 from atlas.publish.pilot_page import pilot_context, series_by_pilot
 from atlas.publish.records import BATCH_LABELS, batch_label, popup_sections, sink_range_text, with_emissions_change
@@ -110,6 +111,9 @@ class SiteData:
         ``"loss_by_year"`` (``forest_loss_by_year_pilots.csv``: ``pilot_id``, ``year``, ``loss_ha``).
         With ``"emissions"`` the table gains the emissions-change columns of the national map
         (:func:`atlas.publish.records.with_emissions_change`).
+    inventory : InventoryBasis, optional
+        What the inventory-method sinks rest on (:func:`atlas.publish.inventory_inputs.inventory_basis`);
+        pilot pages whose headline is that method list it. None: they do not.
     """
 
     table: pd.DataFrame
@@ -127,6 +131,7 @@ class SiteData:
     sink_methods: pd.DataFrame | None = None
     inset: bool = True
     series: dict[str, pd.DataFrame] = field(default_factory=dict)
+    inventory: InventoryBasis | None = None
 
 
 def _write_page(path: Path, text: str) -> Path:
@@ -346,7 +351,8 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
         record = data.table.loc[pid]
         mine = data.targets[data.targets["pilot_id"] == pid]
         title = f"{record['name_zh']} {record['name_en']} · {batch_label(record['batch'])}"
-        pilot = pilot_context(record, mine, data, shared.factors, pool=pool, series=own_series[str(pid)])
+        pilot = pilot_context(record, mine, data, shared.factors, pool=pool, series=own_series[str(pid)],
+                              inventory=data.inventory)
         html_text = map_page(shared, [pid], "pilot", title, up, "", pilot=pilot)
         done(_write_page(out / "pilots" / f"{pid}.html", html_text))
     maps = [("national.html", "全国地图 National map")] + \

@@ -203,7 +203,10 @@ class Graph:
                           cfg.draws, cfg.seed, self.cache.fingerprint([cfg.factors] if cfg.factors else []),
                           self.cache.fingerprint(p for p in (geodata_dir() / "sink_factors.csv",
                                                              geodata_dir() / "climate_domains.csv",
-                                                             geodata_dir() / steps.EMISSIONS_SERIES_FILE) if p.exists()))
+                                                             geodata_dir() / steps.EMISSIONS_SERIES_FILE,
+                                                             geodata_dir() / steps.OFFICIAL_FILE,
+                                                             geodata_dir() / steps.INVENTORY_PARAMETERS_FILE)
+                                                  if p.exists()))
 
         def compute() -> pd.DataFrame:
             forest = layers["forest"]
@@ -231,6 +234,12 @@ class Graph:
                 inventory = headline.inventory_regions(
                     province_sinks, province_sinks["forest_ha"], regions.set_index(self.id_column)["province_adcode"],
                     forest_frame["forest_ha"])
+            official, params = (steps.official_statistics(), steps.inventory_parameters()) if self.reg else (None, None)
+            if official is not None and params is not None:  # a pilot's own two stock figures win over its province's
+                own = headline.own_stock_regions(official, forest_frame["forest_ha"], params, cfg.draws, cfg.seed)
+                if len(own):
+                    inventory = inventory if inventory is not None else pd.DataFrame(index=forest_frame.index)
+                    inventory.loc[own.index, own.columns] = own
             if department is not None and len(department):  # the department's own stock figures win
                 inventory = inventory if inventory is not None else pd.DataFrame(index=forest_frame.index)
                 for bound in ("low", "central", "high"):

@@ -21,7 +21,8 @@ from atlas.publish import records
 from atlas.publish.site import RasterLayer, SiteData, publish_site
 from atlas.regions import boundaries, registry
 from atlas.workflow.config import RunConfig
-from atlas.workflow.steps import emissions_of_year, factor_library
+from atlas.publish.inventory_inputs import inventory_basis
+from atlas.workflow.steps import emissions_of_year, factor_library, inventory_parameters, official_statistics
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def write_site(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.GeoDa
                                   "scheme": cfg.scheme, "estimate": cfg.estimate,
                                   "contribution_share": cfg.contribution_share},
                     factors=factor_library(cfg.factors),
+                    inventory=inventory_basis(official_statistics(), inventory_parameters()),
                     credits=[f"森林 Forest: {forest.label}"] + ([f"排放 Emissions: {emissions_label}"]
                                                                 if emissions_label else []),
                     series={key: tables[name] for key, name in SERIES_TABLES.items()

@@ -17,6 +17,8 @@ import pandas as pd
 from atlas.carbon import compensation, factors, targets
 from atlas.carbon.sink_tables import NOT_MAINLAND, province_sinks, sink_table  # noqa: F401 (re-exported)
 from atlas.carbon.forest_area import forest_areas_by_type, forest_table
+from atlas.carbon.stock_change import PARAMETERS_FILE as INVENTORY_PARAMETERS_FILE  # noqa: F401 (re-exported)
+from atlas.carbon.stock_change import read_parameters as inventory_parameters  # noqa: F401 (re-exported)
 from atlas.errors import ConfigError
 from atlas.paths import geodata_dir
 from atlas.rasters import open_layer
@@ -35,7 +37,6 @@ DEFAULT_FOREST_YEAR = 2019
 OFFICIAL_FILE = "official_forest_stats.csv"
 EMISSIONS_SERIES_FILE = "emissions_series_pilots.csv"
 GDP_FILE = "gdp_constant_prices.csv"
-INVENTORY_PARAMETERS_FILE = "cn_inventory_parameters.csv"
 CEADS_LABEL = "CEADs inventory (Shan et al. 2018, 2019, 2022), year-matched to the sink year"
 REPORTED_EMISSIONS_LABEL = "reported 2010 (seed Tables 1-2: per-capita × population)"
 
@@ -217,12 +218,6 @@ def factor_library(user_factors: Path | None = None) -> pd.DataFrame:
     if user_factors is not None:
         lib = factors.apply_tier2(lib, factors.read_factors(user_factors))
     return lib
-
-
-def inventory_parameters() -> pd.DataFrame | None:
-    """The bundled conversion parameters of China's inventory method, or None where absent."""
-    path = geodata_dir() / INVENTORY_PARAMETERS_FILE
-    return pd.read_csv(path, encoding="utf-8") if path.exists() else None
 
 
 def ledger(sink_frame: pd.DataFrame, scheme: str, price: float, rate: float, years: int,
