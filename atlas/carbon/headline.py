@@ -4,8 +4,9 @@ Two estimates sit side by side in every sinks table:
 
 - **China's inventory method** (``inventory_*``): the net change of growing stock between national
   forest inventories converted to carbon (:mod:`atlas.carbon.stock_change`). Provinces use their
-  own inventory figures; a pilot inherits its province's net sink per hectare of forest, applied to
-  its own forest area. It is a *net* sink: growth minus harvest and other losses.
+  own inventory figures; a pilot with two growing-stock figures of its own uses their change
+  (:func:`own_stock_regions`), any other inherits its province's net sink per hectare of forest,
+  applied to its own forest area. It is a *net* sink: growth minus harvest and other losses.
 - **IPCC Tier 1 gain–loss** (``tier1_*``): forest area × default growth rates of young stands.
   Without a loss layer it is *gross removals* only: losses were not assessed, so the loss and net
   columns are empty, never 0.
