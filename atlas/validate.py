@@ -176,14 +176,9 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 def _read_vector(path: Path, layer: str | None) -> pd.DataFrame:
     import pyogrio
 
-    layers = [str(name) for name, _ in pyogrio.list_layers(path)]
-    if layer is None and len(layers) > 1:
-        raise InputTableError(f"{path.name} holds {len(layers)} layers ({', '.join(layers)})",
-                              "the name of one layer", f"name the layer to read (one of {', '.join(layers)})")
-    if layer is not None and layer not in layers:
-        raise InputTableError(f"{path.name} has no layer {layer!r} (it has {', '.join(layers)})",
-                              "an existing layer", f"use one of {', '.join(layers)}")
-    return pyogrio.read_dataframe(path, layer=layer)
+    from atlas.regions.boundaries import choose_layer
+
+    return pyogrio.read_dataframe(path, layer=choose_layer(path, layer, "name the layer:", InputTableError))
 
 
 def _check_columns(path: Path, frame: pd.DataFrame, wanted: Mapping[str, str]) -> None:

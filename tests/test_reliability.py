@@ -403,7 +403,7 @@ def test_geopackage_layers_and_parquet(tmp_path):
                              crs=4326)
     frame.to_file(tmp_path / "t.gpkg", layer="one")
     frame.to_file(tmp_path / "t.gpkg", layer="two")
-    with pytest.raises(InputTableError, match=r"holds 2 layers \(one, two\)"):
+    with pytest.raises(InputTableError, match=r"found 2 layers in .*t\.gpkg \(one, two\)"):
         read_table(tmp_path / "t.gpkg", {"v": "number"}, "pilot_id")
     with pytest.raises(InputTableError, match="t.gpkg row 2, column v: -2.0 is negative"):
         read_table(tmp_path / "t.gpkg", {"v": "number>=0"}, "pilot_id", layer="one")

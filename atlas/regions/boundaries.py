@@ -21,7 +21,7 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from atlas.errors import BoundaryError
+from atlas.errors import AtlasError, BoundaryError
 from atlas.paths import geodata_dir
 from atlas.regions.registry import Registry, load_registry
 
@@ -130,23 +130,23 @@ def vector_layers(path: str | Path) -> list[str]:
                             "check the path and format") from exc
 
 
-def choose_layer(path: str | Path, layer: str | None, how: str = "pass --layer") -> str | None:
+def choose_layer(path: str | Path, layer: str | None, how: str = "pass --layer",
+                 error: type[AtlasError] = BoundaryError) -> str | None:
     """The layer of ``path`` to read: ``layer`` if the file has it, the only layer when there is one.
 
     Raises
     ------
-    BoundaryError
+    BoundaryError (or ``error``)
         ``layer`` is not in the file, or the file has several layers and none was chosen
         (``how`` is what the fix tells the user to do: ``pass --layer`` or ``set [regions].layer to``).
     """
     names = vector_layers(path)
     shown = ", ".join(names)
     if layer is not None and layer not in names:
-        raise BoundaryError(f"{path} has no layer {layer!r} (layers: {shown})", "one of the file's layers",
-                            f"{how} one of: {shown}")
+        raise error(f"{path} has no layer {layer!r} (layers: {shown})", "one of the file's layers",
+                    f"{how} one of: {shown}")
     if layer is None and len(names) > 1:
-        raise BoundaryError(f"found {len(names)} layers in {path} ({shown})", "one layer",
-                            f"{how} NAME")
+        raise error(f"found {len(names)} layers in {path} ({shown})", "one layer", f"{how} NAME")
     return layer
 
 
