@@ -55,6 +55,8 @@ def test_report_html_has_every_section_and_degrades(build, tmp_path):
     assert "own stock figures (2016–2020)" in text and "16,500 万m³" in text and "18,200 万m³" in text
     assert "stock-change method of the provincial GHG inventory guidelines" in text
     assert "IPCC Tier 1 gross removals (losses not assessed)" in text   # the comparison estimate, listed
+    # the emissions chart is the site's: both pilots have a CEADs series, drawn with the designation marker
+    assert text.count('<svg class="atlas-chart atlas-series" data-chart="emissions"') == 2
 
 
 def test_ledger_rows_follow_the_formulas(build):

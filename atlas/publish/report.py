@@ -40,7 +40,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 #: Tables of a build the report reads (``OUT/data/<name>``); all but pilots.csv may be missing.
 TABLES = {"pilots": "pilots.csv", "forest": "forest_pilots.csv", "sinks": "sinks_pilots.csv",
           "ledger": "compensation_pilots.csv", "tracked": "targets_tracking.csv",
-          "official": "official_forest_stats.csv", "emissions": "emissions_series_pilots.csv"}
+          "official": "official_forest_stats.csv", "emissions": "emissions_series_pilots.csv",
+          "trajectories": "emissions_trajectories_pilots.csv", "intensity": "carbon_intensity_pilots.csv"}
 OFFICIAL_LABELS = {"year": "年份 Year", "indicator": "指标 Indicator", "value": "数值 Value", "unit": "单位 Unit",
                    "forest_area_ha": "森林面积 Forest area (ha)", "forest_coverage_pct": "森林覆盖率 Forest coverage (%)",
                    "growing_stock_m3": "活立木蓄积 Growing stock (m³)", "source": "来源 Source",
@@ -109,9 +110,10 @@ def site_like(build: Build):
                         sinks_one if sinks_one is not None else empty, build.get("ledger") if build.get("ledger")
                         is not None else empty, tracked)
     params = _ledger_parameters(build.get("ledger"))
+    series = {key: build.get(key) for key in ("emissions", "trajectories", "intensity") if build.get(key) is not None}
     return SiteData(table=table, targets=target_rows(tracked, reg.indicators), outlines=build.outlines,
                     provinces=gpd.GeoDataFrame(geometry=[]), compensation=params,
-                    sink_methods=_sink_methods(sinks))
+                    sink_methods=_sink_methods(sinks), series=series)
 
 
 def _ledger_parameters(ledger: pd.DataFrame | None) -> dict:
@@ -174,30 +176,6 @@ def pilot_map_svg(outline, width: int = 640, max_height: int = 420) -> Markup:
     return Markup("".join(parts)), legend
 
 
-def emissions_chart(series: pd.DataFrame, width: int = 640, height: int = 180) -> Markup | None:
-    """A line of annual emissions (Mt CO2) as SVG; None without data."""
-    if series is not None:
-        series = series.dropna(subset=["year", "emissions_tco2"])
-    if series is None or series.empty:
-        return None
-    series = series.sort_values("year")
-    years = series["year"].to_numpy(dtype=float)
-    mt = series["emissions_tco2"].to_numpy(dtype=float) / 1e6
-    left, bottom, top = 48, 22, 10
-    top_value = float(np.nanmax(mt)) * 1.08 if np.nanmax(mt) > 0 else 1.0
-    x = left + (years - years.min()) / max(years.max() - years.min(), 1) * (width - left - 10)
-    y = top + (1 - mt / top_value) * (height - top - bottom)
-    points = " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(x, y))
-    ticks = "".join(f'<text x="{left - 4}" y="{top + (1 - v / top_value) * (height - top - bottom) + 4:.1f}" '
-                    f'text-anchor="end">{fmt_number(v, 2)}</text>' for v in np.linspace(0, top_value / 1.08, 3))
-    years_text = "".join(f'<text x="{a:.1f}" y="{height - 6}" text-anchor="middle">{int(yr)}</text>'
-                         for a, yr in zip(x, years) if int(yr) % 5 == 0 or yr in (years.min(), years.max()))
-    return Markup(f'<svg class="atlas-chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-                  f'viewBox="0 0 {width} {height}"><line x1="{left}" x2="{width - 10}" y1="{height - bottom}" '
-                  f'y2="{height - bottom}" stroke="#999"/>{ticks}{years_text}'
-                  f'<polyline points="{points}" fill="none" stroke="#c0392b" stroke-width="2"/></svg>')
-
-
 def official_rows(official: pd.DataFrame | None, pilot: pd.Series) -> tuple[list[str], list[list[str]]] | None:
     """Header and rows of the pilot's official forest statistics (by pilot id, else its province)."""
     if official is None:
@@ -256,16 +234,9 @@ def report_html(build: Build, pilot_ids: list[str], params: dict | None = None, 
         targets = data.targets[data.targets["pilot_id"] == pid]
         ctx = pilot_context(record, targets, data, factors, inventory=basis)
         svg, legend = pilot_map_svg(outlines.loc[pid].geometry) if outlines is not None else (None, [])
-        series = build.get("emissions")
-        mine = series[series["pilot_id"] == pid] if series is not None else None
         ctx.update(map_svg=svg, legend=legend, official=official_rows(official, record),
                    ledger=ledger_rows(record, data.compensation),
-                   parameters=dict(panel.DEFAULT_PARAMETERS, **data.compensation),
-                   emissions_chart=emissions_chart(mine) if mine is not None else None,
-                   emissions_source=str(mine["source"].iloc[0]) if mine is not None and not mine.empty
-                   and "source" in mine else "",
-                   emissions_span=(int(mine["year"].min()), int(mine["year"].max()))
-                   if mine is not None and not mine.empty else None)
+                   parameters=dict(panel.DEFAULT_PARAMETERS, **data.compensation))
         sections.append(ctx)
     styles = [Markup(pages.asset_text(name)) for name in ("atlas.css", "print.css", "report.css")]
     return pages.render("report.html.j2", styles=styles, scripts=[], title="碳汇报告 Carbon-sink report",
