@@ -49,6 +49,7 @@ def test_report_html_has_every_section_and_degrades(build, tmp_path):
     assert "200.0 元/吨" in text                                  # the price asked for, shown
     # the official statistics the build read (bundled, geodata/official_forest_stats.csv): 三明 78.73 % in 2020
     assert "Not available in this build" not in text and "78.73" in text
+    assert "<td>2020</td>" in text and "2,020" not in text          # years are not thousands
     # the headline is the inventory method: its inputs with sources, and the method note says so; 三明
     # publishes two stock figures of its own (16,500 and 18,200 万m³, 2016 and 2020), which it uses
     assert "Inventory method: what the sink in this report rests on" in text

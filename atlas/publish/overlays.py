@@ -248,8 +248,8 @@ class Overlay:
     classes: Classes
 
 
-def _rgba(colour: str, alpha: int = 255) -> tuple[int, int, int, int]:
-    return (*(int(colour[j:j + 2], 16) for j in (1, 3, 5)), alpha)
+def _rgba(colour: str) -> tuple[int, int, int, int]:
+    return (*(int(colour[j:j + 2], 16) for j in (1, 3, 5)), 255)
 
 
 def png_data_uri(index: np.ndarray, colours: list[str]) -> str:

@@ -189,8 +189,14 @@ def official_rows(official: pd.DataFrame | None, pilot: pd.Series) -> tuple[list
     columns = [c for c in mine.columns if c in OFFICIAL_LABELS]
     if mine.empty or not columns:
         return [], []
-    rows = [["—" if pd.isna(v) else (fmt_number(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
-                                     else str(v)) for v in r] for r in mine[columns].itertuples(index=False)]
+    def text(column: str, v) -> str:
+        if pd.isna(v):
+            return "—"
+        if column == "year":
+            return str(int(v))  # 2016, not 2,016
+        return fmt_number(v) if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else str(v)
+
+    rows = [[text(c, v) for c, v in zip(columns, r)] for r in mine[columns].itertuples(index=False)]
     return [OFFICIAL_LABELS[c] for c in columns], rows
 
 
