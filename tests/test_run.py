@@ -299,6 +299,31 @@ def test_build_is_a_run_of_the_printed_config_and_resumes(built_site, tmp_path, 
     assert "0 computed" in again.output and outputs(tmp_path / "A") == a
 
 
+def test_print_config_writes_the_builds_options_in(tif, tmp_path, monkeypatch):
+    """`atlas build --print-config` with options prints the job that build runs: `atlas run` of the
+    printed text is the same RunConfig (so the same step keys and files); a file name with glob
+    characters stays that one file."""
+    import dataclasses
+
+    from atlas.workflow.defaults import default_config, emissions_layer
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "odd[1]").mkdir()
+    emissions = tif("odd[1]/e m.tif", np.full((4, 4), 10.0, dtype=np.float32), Affine(0.5, 0, 110, 0, -0.5, 30))
+    options = ["--out", "site", "--tiles", "amap", "--emissions", str(emissions), "--emissions-kind", "amount",
+               "--emissions-units", "t CO2/cell/yr", "--workers", "2"]
+    res = CliRunner().invoke(cli, ["build", "--print-config", *options])
+    assert res.exit_code == 0, res.output
+    assert 'out = "site"' in res.output and 'tiles = "amap"' in res.output and "[emissions]" in res.output
+    printed = load_config(write_config(tmp_path, res.output))
+    built = default_config(out="site", tiles="amap", workers=2,
+                           emissions=emissions_layer((emissions,), None, "amount", "t CO2/cell/yr"))
+    assert dataclasses.replace(printed, path=built.path) == built
+    assert printed.emissions.paths == (emissions.resolve(),) and printed.workers == 2
+    plain = CliRunner().invoke(cli, ["build", "--print-config"]).output
+    assert 'tiles = "none"' in plain and "[emissions]" not in plain
+
+
 def test_emissions_stack_in_one_pass_and_the_band_used_is_stated(tif, tmp_path):
     # two bands over 20-30°N, 110-120°E: 1000 and 2000 t CO2 per 0.5° cell; Shenzhen gets ~752 t of the
     # first (see test_cli) and twice that of the second, which the offset ratio uses (no time axis: the last)

@@ -25,7 +25,8 @@ from atlas.rasters.units import QuantityKind
               help="For a generic --emissions raster: amount or flux_density.")
 @click.option("--emissions-units", help="For a generic --emissions raster, e.g. 't CO2/cell/yr'.")
 @click.option("--workers", type=click.IntRange(min=1), help="Threads of the zonal engine (default: all cores).")
-@click.option("--print-config", is_flag=True, help="Print the packaged default config and exit.")
+@click.option("--print-config", is_flag=True, help="Print the config this build runs (the packaged default with "
+              "the other options written in) and exit.")
 def build_cmd(out_dir, tiles, emissions, emissions_product, emissions_kind, emissions_units, workers,
               print_config) -> None:
     """Run the whole atlas on the embedded default data (no network needed) and
@@ -35,10 +36,11 @@ def build_cmd(out_dir, tiles, emissions, emissions_product, emissions_kind, emis
     second build with nothing changed does no new work. Open OUT/index.html in a browser
     (double-click works: every page stands on its own).
     """
-    from atlas.workflow.defaults import build, default_config_text
+    from atlas.workflow.defaults import build, default_config_text, emissions_layer
 
-    if print_config:
-        click.echo(default_config_text(), nl=False)
+    if print_config:  # the job a build with these options runs, as a config for `atlas run`
+        layer = emissions_layer(emissions, emissions_product, emissions_kind, emissions_units)
+        click.echo(default_config_text(out_dir, tiles, layer, workers), nl=False)
         return
     report = build(out_dir or "maps", tiles=tiles, emissions=emissions, emissions_product=emissions_product,
                    emissions_kind=emissions_kind, emissions_units=emissions_units, workers=workers,

@@ -3,22 +3,61 @@
 from __future__ import annotations
 
 import dataclasses
+import glob
+import json
+import re
 from importlib import resources
 from pathlib import Path
 
+from atlas.errors import ConfigError
 from atlas.workflow.config import LayerConfig, RunConfig, parse_config
 
 DEFAULT_CONFIG = "default.toml"
 
 
-def default_config_text() -> str:
-    """The packaged default configuration, as TOML text."""
-    return resources.files("atlas.workflow").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+def _toml_string(text: str) -> str:
+    # a JSON string is a valid TOML basic string (the same escapes), so json writes it
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _set_line(text: str, key: str, value: str) -> str:
+    """``key = …`` of the packaged file set to ``value`` (the line's comment dropped)."""
+    out, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+    if n != 1:
+        raise ConfigError(f"The packaged {DEFAULT_CONFIG} has no '{key} =' line", f"a {key} line to override",
+                          "reinstall atlas (the packaged default config was edited)")
+    return out
+
+
+def default_config_text(out: str | Path | None = None, tiles: str | None = None,
+                        emissions: LayerConfig | None = None, workers: int | None = None) -> str:
+    """The packaged default configuration as TOML text, with ``atlas build``'s overrides written in.
+
+    ``atlas build --print-config`` prints it, and :func:`default_config` parses it, so a build
+    and ``atlas run`` of what it prints are the same job. Parameters as :func:`default_config`;
+    of an emissions layer only ``paths``, ``product``, ``kind`` and ``units`` are written (what
+    ``atlas build`` can set).
+    """
+    text = resources.files("atlas.workflow").joinpath(DEFAULT_CONFIG).read_text(encoding="utf-8")
+    if out is not None:
+        text = _set_line(text, "out", _toml_string(str(out)))
+    if tiles is not None:
+        text = _set_line(text, "tiles", _toml_string(tiles))
+    if emissions is not None:
+        lines = ["", "[emissions]        # given on the command line",
+                 "paths = [" + ", ".join(_toml_string(glob.escape(str(path))) for path in emissions.paths) + "]"]
+        lines += [f"{key} = {_toml_string(value)}" for key, value in
+                  (("product", emissions.product), ("kind", emissions.kind), ("units", emissions.units)) if value]
+        text = text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"
+    if workers is not None:
+        text = text.rstrip("\n") + f"\n\n[compute]          # given on the command line\nworkers = {int(workers)}\n"
+    return text
 
 
 def default_config(out: str | Path | None = None, tiles: str | None = None, emissions: LayerConfig | None = None,
                    workers: int | None = None) -> RunConfig:
-    """The default run, read as if its text were a file in the working folder, with overrides.
+    """The default run with overrides: :func:`default_config_text` parsed as if it were a file in
+    the working folder.
 
     Parameters
     ----------
@@ -31,17 +70,7 @@ def default_config(out: str | Path | None = None, tiles: str | None = None, emis
     workers : int, optional
         Threads of the zonal engine.
     """
-    config = parse_config(default_config_text(), Path.cwd().resolve() / "<config text>")
-    changes: dict = {}
-    if out is not None:
-        changes["out"] = Path(out).resolve()
-    if tiles is not None:
-        changes["tiles"] = tiles
-    if emissions is not None:
-        changes["emissions"] = emissions
-    if workers is not None:
-        changes["workers"] = workers
-    return dataclasses.replace(config, **changes) if changes else config
+    return parse_config(default_config_text(out, tiles, emissions, workers), Path.cwd().resolve() / "<config text>")
 
 
 def build(out: str | Path = "maps", *, tiles: str | None = None, emissions: tuple[str | Path, ...] = (),
@@ -64,11 +93,16 @@ def build(out: str | Path = "maps", *, tiles: str | None = None, emissions: tupl
     """
     from atlas.workflow.runner import run
 
-    layer = None
-    if emissions:
-        layer = LayerConfig(paths=tuple(Path(p).resolve() for p in emissions), product=emissions_product,
-                            kind=emissions_kind, units=emissions_units)
+    layer = emissions_layer(emissions, emissions_product, emissions_kind, emissions_units)
     return run(default_config(out=out, tiles=tiles, emissions=layer, workers=workers), progress=progress)
+
+
+def emissions_layer(paths: tuple[str | Path, ...], product: str | None = None, kind: str | None = None,
+                    units: str | None = None) -> LayerConfig | None:
+    """``atlas build --emissions`` as a layer (absolute paths), or None without files."""
+    if not paths:
+        return None
+    return LayerConfig(paths=tuple(Path(p).resolve() for p in paths), product=product, kind=kind, units=units)
 
 
 def run_in_memory(selection: dict | None = None, *, regions=None, id_column: str = "pilot_id",
