@@ -180,8 +180,8 @@ def test_a_wgs84_page_samples_per_row_and_column_as_per_pixel(kind, units):
     cells = np.random.default_rng(7).integers(0, 6, (90, 120)).astype(np.float32)
     source = ArraySource(cells, Affine(0.05, 0, 110.0, 0, -0.05, 26.0), "EPSG:4326", nodata=0)
     spec = LayerSpec("t", kind, units, nodata=0)
-    for box in ((109.5, 21.0, 116.5, 26.5), (111.03, 22.71, 112.9, 24.44)):
-        lon, lat = Canvas.over(box, max_side=300).wgs84_centres
+    for view in ((109.5, 21.0, 116.5, 26.5), (111.03, 22.71, 112.9, 24.44)):
+        lon, lat = Canvas.over(view, max_side=300).wgs84_centres
         assert lon.strides[0] == 0 and lat.strides[1] == 0  # rows share longitudes, columns latitudes
         shared = _sample_at([source], spec, lon, lat)
         per_pixel = _sample_at([source], spec, np.ascontiguousarray(lon), np.ascontiguousarray(lat))

@@ -55,11 +55,11 @@ STOCK_DIFFERENCE_METHOD = ("China provincial inventory method (NDRC 2011): net s
 DEFAULT_RATE_UNCERTAINTY = 0.10
 
 
-
 def read_parameters() -> pd.DataFrame | None:
     """The bundled conversion parameters of China's inventory method, or None where absent."""
     path = geodata_dir() / PARAMETERS_FILE
     return pd.read_csv(path, encoding="utf-8") if path.exists() else None
+
 
 def conversion_draws(params: pd.DataFrame, group: str, draws: int, rng: np.random.Generator
                      ) -> tuple[float, np.ndarray]:

@@ -11,7 +11,7 @@ import pandas as pd
 from atlas.carbon.headline import METHOD_TIER1_GROSS
 from atlas.publish import charts, pages, panel
 from atlas.publish.fields import field
-from atlas.publish.inventory_inputs import InventoryBasis, inventory_rows
+from atlas.publish.inventory_inputs import inventory_rows
 from atlas.publish.records import DOMAIN_LABELS, batch_label, designation_year
 
 DOMAINS_BY_LABEL = {label: key for key, label in DOMAIN_LABELS.items()}
@@ -57,14 +57,13 @@ def sink_methods(record: pd.Series, methods: pd.DataFrame | None) -> list[dict]:
 
 
 def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.DataFrame | None,
-                  pool: dict | None = None, series: dict | None = None,
-                  inventory: InventoryBasis | None = None) -> dict:
-    """Everything the pilot sections show for one pilot (``data`` is the site's SiteData).
+                  pool: dict | None = None, series: dict | None = None) -> dict:
+    """Everything the pilot sections show for one pilot (``data`` is the site's SiteData; its
+    ``inventory`` basis, where set, gives the inputs of an inventory-method sink).
 
     A site of many pilots passes what every pilot shares, computed once: ``pool``
     (:func:`atlas.publish.panel.pools` of ``data.table``) and ``series``
-    (:func:`series_by_pilot` of ``data.series``, this pilot's entry). ``inventory`` is the basis
-    of the inventory-method sinks (:func:`atlas.publish.inventory_inputs.inventory_basis`).
+    (:func:`series_by_pilot` of ``data.series``, this pilot's entry).
     """
     pool = panel.pools(data.table) if pool is None else pool
     if series is None:
@@ -85,7 +84,7 @@ def pilot_context(record: pd.Series, targets: pd.DataFrame, data, factors: pd.Da
         "chart": pages.target_chart(targets), "target_rows": rows, "caveats": caveats,
         "domain": domain_label if isinstance(domain_label, str) else "",
         "factors": panel.factor_rows(factors, domain),
-        "inventory": inventory_rows(record, inventory),
+        "inventory": inventory_rows(record, getattr(data, "inventory", None)),
         "time": time_axis(record, targets, series),
         "targets": True,  # a site of the user's own regions sets False: no declared targets there
     }

@@ -232,13 +232,13 @@ def report_html(build: Build, pilot_ids: list[str], params: dict | None = None, 
     if official is None:  # a build reads the bundled statistics and does not copy them into its tables
         from atlas.regions.official import load_official_stats
         official = load_official_stats()
-    basis = inventory_basis(official, inventory_parameters())
+    data.inventory = inventory_basis(official, inventory_parameters())
     outlines = build.outlines.set_index("pilot_id") if build.outlines is not None else None
     sections = []
     for pid in pilot_ids:
         record = data.table.loc[pid]
         targets = data.targets[data.targets["pilot_id"] == pid]
-        ctx = pilot_context(record, targets, data, factors, inventory=basis)
+        ctx = pilot_context(record, targets, data, factors)
         svg, legend = pilot_map_svg(outlines.loc[pid].geometry) if outlines is not None else (None, [])
         ctx.update(map_svg=svg, legend=legend, official=official_rows(official, record),
                    ledger=ledger_rows(record, data.compensation),

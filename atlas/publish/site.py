@@ -351,8 +351,7 @@ def publish_site(data: SiteData, out_dir: str | Path, layers: list[LayerDef] | N
         record = data.table.loc[pid]
         mine = data.targets[data.targets["pilot_id"] == pid]
         title = f"{record['name_zh']} {record['name_en']} · {batch_label(record['batch'])}"
-        pilot = pilot_context(record, mine, data, shared.factors, pool=pool, series=own_series[str(pid)],
-                              inventory=data.inventory)
+        pilot = pilot_context(record, mine, data, shared.factors, pool=pool, series=own_series[str(pid)])
         html_text = map_page(shared, [pid], "pilot", title, up, "", pilot=pilot)
         done(_write_page(out / "pilots" / f"{pid}.html", html_text))
     maps = [("national.html", "全国地图 National map")] + \

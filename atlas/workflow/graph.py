@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -79,6 +80,11 @@ class Graph:
         self.code = code_fingerprint()
         self.extra_tables: dict[str, pd.DataFrame] = {}
 
+    @cached_property
+    def official(self) -> pd.DataFrame | None:
+        """The bundled official statistics, read once a run (None where the build ships none)."""
+        return steps.official_statistics()
+
     def run(self) -> RunReport:
         cfg = self.cfg
         regions, regions_key = self.regions()
@@ -90,7 +96,7 @@ class Graph:
                                                                         self.id_column)
             forest.table, band = steps.band_of_year(forest.table, forest.config.year)
             log.info("forest layer is a stack: sinks use %s", band)
-        official = steps.official_statistics() if self.reg is not None else None
+        official = self.official if self.reg is not None else None
         calibrate = official is not None and forest.spec.name == "igbp"
         provinces = self.province_zonal() if self.reg is not None and (cfg.provinces or calibrate) else None
         forest_frame, province_frame, forest_key = self.forest(regions, provinces, official, calibrate)
@@ -149,7 +155,7 @@ class Graph:
                                    cfg.tiles, self.code, self.cache.fingerprint(site_inputs()))
             self.cache.output_files("site", site_key, lambda: write_site(
                 cfg, self.reg, regions, tables, self.layers, self.report.summary,
-                [f.relative_to(cfg.out).as_posix() for f in self.cache.files]))
+                [f.relative_to(cfg.out).as_posix() for f in self.cache.files], official))
 
     def regions(self) -> tuple[gpd.GeoDataFrame, str]:
         cfg = self.cfg
@@ -234,7 +240,7 @@ class Graph:
                 inventory = headline.inventory_regions(
                     province_sinks, province_sinks["forest_ha"], regions.set_index(self.id_column)["province_adcode"],
                     forest_frame["forest_ha"])
-            official, params = (steps.official_statistics(), steps.inventory_parameters()) if self.reg else (None, None)
+            official, params = (self.official, steps.inventory_parameters()) if self.reg else (None, None)
             if official is not None and params is not None:  # a pilot's own two stock figures win over its province's
                 own = headline.own_stock_regions(official, forest_frame["forest_ha"], params, cfg.draws, cfg.seed)
                 if len(own):
@@ -276,7 +282,7 @@ class Graph:
                 mapping = parse_column_mapping(cfg.inventory_columns) or {c: c for c in ("id", "species",
                                                                                            "area_ha", "stock_m3")}
                 found = inventory_sinks(cfg.inventory, mapping, regions, self.id_column,
-                                        steps.official_statistics(), encoding=cfg.inventory_encoding,
+                                        self.official, encoding=cfg.inventory_encoding,
                                         layer=cfg.inventory_layer, draws=cfg.draws, seed=cfg.seed)
                 result.update(sinks=found.sinks, rejected=found.rejected.astype(str))
             return result[which]
@@ -309,7 +315,7 @@ class Graph:
         key = content_key("targets", forest_key, regions_key, year, self.code,
                           self.cache.fingerprint(p for p in inputs if p.exists()))
         return self.cache.frame("targets", key, lambda: steps.track(
-            self.reg, regions["pilot_id"], forest_frame, year, layer.label, steps.official_statistics())), key
+            self.reg, regions["pilot_id"], forest_frame, year, layer.label, self.official)), key
 
     def province_zonal(self) -> tuple[gpd.GeoDataFrame, pd.DataFrame, str]:
         """The province outlines and the forest layer's zonal table over them."""

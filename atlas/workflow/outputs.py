@@ -18,11 +18,11 @@ import pandas as pd
 from atlas._io import write_text_atomic
 from atlas.export import write_frame
 from atlas.publish import records
+from atlas.publish.inventory_inputs import inventory_basis
 from atlas.publish.site import RasterLayer, SiteData, publish_site
 from atlas.regions import boundaries, registry
 from atlas.workflow.config import RunConfig
-from atlas.publish.inventory_inputs import inventory_basis
-from atlas.workflow.steps import emissions_of_year, factor_library, inventory_parameters, official_statistics
+from atlas.workflow.steps import emissions_of_year, factor_library, inventory_parameters
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +103,11 @@ def site_notes(forest_label: str, forest_caveat: str | None, emissions_label: st
 
 
 def write_site(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.GeoDataFrame,
-               tables: dict[str, pd.DataFrame], layers: dict, summary: dict, downloads: list[str]) -> list[Path]:
+               tables: dict[str, pd.DataFrame], layers: dict, summary: dict, downloads: list[str],
+               official: pd.DataFrame | None = None) -> list[Path]:
     """Write the static site into ``OUT`` from the run's tables; return the pages.
+
+    ``official`` is the run's official statistics: pilot pages list the inventory inputs they hold.
 
     ``reg`` is None for the user's own outlines (``[regions].file``): their site is written by
     :func:`atlas.workflow.regions_site.write_regions_site`.
@@ -137,7 +140,7 @@ def write_site(cfg: RunConfig, reg: registry.Registry | None, regions: gpd.GeoDa
                                   "scheme": cfg.scheme, "estimate": cfg.estimate,
                                   "contribution_share": cfg.contribution_share},
                     factors=factor_library(cfg.factors),
-                    inventory=inventory_basis(official_statistics(), inventory_parameters()),
+                    inventory=inventory_basis(official, inventory_parameters()),
                     credits=[f"森林 Forest: {forest.label}"] + ([f"排放 Emissions: {emissions_label}"]
                                                                 if emissions_label else []),
                     series={key: tables[name] for key, name in SERIES_TABLES.items()
