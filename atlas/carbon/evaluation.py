@@ -36,6 +36,7 @@ import logging
 import re
 import warnings
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -216,8 +217,35 @@ def estimation_sample(panel: pd.DataFrame, *, cohorts: Sequence[int] = COHORTS, 
 _COEF = re.compile(r"^rel_time::(-?\d+)(?:\.0)?:cohort::(\d+)(?:\.0)?$")
 
 
-def _fit(sample: pd.DataFrame, outcome: str):
-    """Fit the Sun–Abraham regression; return (coef Series indexed by (g, e), vcov DataFrame, n clusters)."""
+@dataclass(frozen=True)
+class _Fit:
+    """Coefficients of one regression, their covariance, and the position of each (cohort, event time)."""
+
+    coef: np.ndarray
+    vcov: np.ndarray
+    position: dict[tuple[int, int], int]
+
+    def estimate(self, key: tuple[int, int]) -> tuple[float, float]:
+        """Coefficient and standard error of one (cohort, event time) cell; NaN when not estimated."""
+        i = self.position.get(key)
+        if i is None:
+            return np.nan, np.nan
+        return float(self.coef[i]), float(np.sqrt(max(self.vcov[i, i], 0.0)))
+
+    def combine(self, weights: dict[tuple[int, int], float]) -> tuple[float, float]:
+        """Weighted average of the cells' coefficients and its standard error."""
+        pairs = [(self.position[k], w) for k, w in weights.items() if w > 0 and k in self.position]
+        if not pairs:
+            return np.nan, np.nan
+        at = np.array([i for i, _ in pairs])
+        w = np.array([w for _, w in pairs], dtype=float)
+        w = w / w.sum()
+        var = float(w @ self.vcov[np.ix_(at, at)] @ w)
+        return float(w @ self.coef[at]), float(np.sqrt(max(var, 0.0)))
+
+
+def _fit(sample: pd.DataFrame, outcome: str) -> tuple[_Fit, int]:
+    """Fit the Sun–Abraham regression; return the coefficients by (g, e) and the number of clusters."""
     import pyfixest as pf
 
     data = pd.DataFrame({
@@ -240,75 +268,88 @@ def _fit(sample: pd.DataFrame, outcome: str):
         if not match:
             raise RuntimeError(f"unexpected coefficient name {name!r} from pyfixest")
         keys.append((int(match.group(2)), int(match.group(1))))
-    index = pd.MultiIndex.from_tuples(keys, names=["cohort", "event_time"])
-    coef = pd.Series(np.asarray(model.coef(), dtype=float), index=index)
-    vcov = pd.DataFrame(np.asarray(model._vcov, dtype=float), index=index, columns=index)
-    return coef, vcov, data["unit"].nunique()
+    return _Fit(np.asarray(model.coef(), dtype=float), np.asarray(model._vcov, dtype=float),
+                {key: i for i, key in enumerate(keys)}), data["unit"].nunique()
 
 
-def _cells(sample: pd.DataFrame, cohorts: Sequence[int], window: tuple[int, int]) -> pd.DataFrame:
-    """Treated and control counts per (cohort, event time) inside the window."""
-    treated = sample[sample["cohort"] > 0]
-    controls = sample[sample["cohort"] == 0]
-    control_years = controls.groupby("year")["unit"].apply(set)
-    rows = []
-    for g in cohorts:
-        units = treated[treated["cohort"] == g]
-        for e in range(window[0], window[1] + 1):
-            year = g + e
-            rows.append({"cohort": g, "event_time": e,
-                         "n_treated": int((units["year"] == year).sum()),
-                         "control_units": control_years.get(year, set())})
-    return pd.DataFrame(rows)
+def _cells(sample: pd.DataFrame, cohorts: Sequence[int],
+           window: tuple[int, int]) -> dict[tuple[int, int], tuple[int, frozenset]]:
+    """(cohort, event time) → (treated units observed, control units observed) inside the window."""
+    years = sample["year"].to_numpy()
+    cohort = sample["cohort"].to_numpy()
+    units = sample["unit"].to_numpy()
+    control_years = {int(y): frozenset(units[(cohort == 0) & (years == y)]) for y in np.unique(years)}
+    return {(g, e): (int(((cohort == g) & (years == g + e)).sum()), control_years.get(g + e, frozenset()))
+            for g in cohorts for e in range(window[0], window[1] + 1)}
 
 
-def _combine(coef: pd.Series, vcov: pd.DataFrame, weights: dict[tuple[int, int], float]) -> tuple[float, float]:
-    """Return the weighted combination of coefficients and its standard error."""
-    keys = [k for k, w in weights.items() if w > 0 and k in coef.index]
-    if not keys:
-        return np.nan, np.nan
-    w = np.array([weights[k] for k in keys], dtype=float)
-    w = w / w.sum()
-    est = float(w @ coef.loc[keys].to_numpy())
-    var = float(w @ vcov.loc[keys, keys].to_numpy() @ w)
-    return est, float(np.sqrt(max(var, 0.0)))
-
-
-def _estimate_rows(coef: pd.Series, vcov: pd.DataFrame, cells: pd.DataFrame, cohorts: Sequence[int],
+def _estimate_rows(fit: _Fit, cells: dict[tuple[int, int], tuple[int, frozenset]], cohorts: Sequence[int],
                    window: tuple[int, int]) -> list[dict]:
-    """All output rows (without intervals' critical values): estimate and standard error."""
+    """All output rows (without intervals' critical values): estimate and standard error.
+
+    Averages weight each (cohort, event time) cell by its treated units observed.
+    """
+    times = range(window[0], window[1] + 1)
+    post = [(g, e) for g in cohorts for e in times if e >= 0]
+    treated = {key: n for key, (n, _) in cells.items()}
+
+    def controls(keys) -> int:
+        return len(frozenset().union(*(cells[k][1] for k in keys)))
+
     rows = []
-    post = cells[cells["event_time"] >= 0]
     for g in cohorts:
-        for e in range(window[0], window[1] + 1):
-            cell = cells[(cells["cohort"] == g) & (cells["event_time"] == e)].iloc[0]
+        for e in times:
+            n = treated[(g, e)]
             if e == -1:
-                est, se = (0.0, np.nan) if cell["n_treated"] else (np.nan, np.nan)
-            elif (g, e) in coef.index:
-                est, se = float(coef[(g, e)]), float(np.sqrt(max(vcov.at[(g, e), (g, e)], 0.0)))
+                est, se = (0.0, np.nan) if n else (np.nan, np.nan)
             else:
-                est, se = np.nan, np.nan
+                est, se = fit.estimate((g, e))
             rows.append({"cohort": str(g), "event_time": e, "estimate": est, "se": se,
-                         "n_treated": int(cell["n_treated"]), "n_control": len(cell["control_units"])})
-        sub = post[post["cohort"] == g]
-        est, se = _combine(coef, vcov, {(g, int(r.event_time)): r.n_treated for r in sub.itertuples()})
+                         "n_treated": n, "n_control": len(cells[(g, e)][1])})
+        own = [k for k in post if k[0] == g]
+        est, se = fit.combine({k: treated[k] for k in own})
         rows.append({"cohort": str(g), "event_time": pd.NA, "estimate": est, "se": se,
-                     "n_treated": int(sub["n_treated"].max()) if len(sub) else 0,
-                     "n_control": len(set().union(*sub["control_units"])) if len(sub) else 0})
-    for e in range(window[0], window[1] + 1):
-        sub = cells[cells["event_time"] == e]
+                     "n_treated": max((treated[k] for k in own), default=0), "n_control": controls(own)})
+    for e in times:
+        at = [(g, e) for g in cohorts]
         if e == -1:
-            est, se = (0.0, np.nan) if sub["n_treated"].sum() else (np.nan, np.nan)
+            est, se = (0.0, np.nan) if sum(treated[k] for k in at) else (np.nan, np.nan)
         else:
-            est, se = _combine(coef, vcov, {(int(r.cohort), e): r.n_treated for r in sub.itertuples()})
+            est, se = fit.combine({k: treated[k] for k in at})
         rows.append({"cohort": "all", "event_time": e, "estimate": est, "se": se,
-                     "n_treated": int(sub["n_treated"].sum()),
-                     "n_control": len(set().union(*sub["control_units"]))})
-    est, se = _combine(coef, vcov, {(int(r.cohort), int(r.event_time)): r.n_treated for r in post.itertuples()})
+                     "n_treated": sum(treated[k] for k in at), "n_control": controls(at)})
+    est, se = fit.combine({k: treated[k] for k in post})
     rows.append({"cohort": "all", "event_time": pd.NA, "estimate": est, "se": se,
-                 "n_treated": int(post.groupby("cohort")["n_treated"].max().sum()),
-                 "n_control": len(set().union(*post["control_units"]))})
+                 "n_treated": sum(max((treated[k] for k in post if k[0] == g), default=0) for g in cohorts),
+                 "n_control": controls(post)})
     return rows
+
+
+def _bootstrap_draws(sample: pd.DataFrame, outcome: str, cohorts: list[int], window: tuple[int, int],
+                     n_boot: int, seed: int | None) -> list[list[float]]:
+    """Estimates of every output row in ``n_boot`` unit (cluster) resamples of ``sample``.
+
+    A unit drawn twice enters as two clusters. Draws that lose a cohort or every control are
+    skipped. Resamples are gathered by row positions rather than by concatenating per-unit frames,
+    which made the frame building cost as much as the regression.
+    """
+    rng = np.random.default_rng(seed)
+    codes, units = pd.factorize(sample["unit"])
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(units) + 1))
+    rows_of = [order[bounds[u]:bounds[u + 1]] for u in range(len(units))]
+    draws = []
+    for _ in range(n_boot):
+        picked = rng.choice(len(units), size=len(units), replace=True)
+        at = np.concatenate([rows_of[u] for u in picked])
+        boot = sample.iloc[at].assign(unit=np.repeat(np.arange(len(picked)), [rows_of[u].size for u in picked]))
+        boot = boot.reset_index(drop=True)
+        treated = boot["cohort"].to_numpy()
+        if sorted(set(treated[treated > 0])) != cohorts or not (treated == 0).any():
+            continue
+        fit, _ = _fit(boot, outcome)
+        draws.append([r["estimate"] for r in _estimate_rows(fit, _cells(boot, cohorts, window), cohorts, window)])
+    return draws
 
 
 def event_study(panel: pd.DataFrame, *, cohorts: Sequence[int] = COHORTS, window: tuple[int, int] = (-5, 7),
@@ -380,24 +421,12 @@ def event_study(panel: pd.DataFrame, *, cohorts: Sequence[int] = COHORTS, window
         raise ConfigError(f"only {n_controls} control unit(s) at level {level!r}", "at least 2")
     log.info("event study %s/%s: %d treated and %d control units, %d unit-years", level, outcome,
              sample.loc[sample["cohort"] > 0, "unit"].nunique(), n_controls, len(sample))
-    coef, vcov, n_clusters = _fit(sample, outcome)
+    fit, n_clusters = _fit(sample, outcome)
     cells = _cells(sample, cohorts, window)
-    rows = pd.DataFrame(_estimate_rows(coef, vcov, cells, cohorts, window))
+    rows = pd.DataFrame(_estimate_rows(fit, cells, cohorts, window))
 
     if n_boot > 0:
-        rng = np.random.default_rng(seed)
-        units = sample["unit"].unique()
-        by_unit = dict(tuple(sample.groupby("unit", sort=False)))
-        draws = []
-        for _ in range(int(n_boot)):
-            picked = rng.choice(units, size=len(units), replace=True)
-            boot = pd.concat([by_unit[u].assign(unit=f"{u}#{i}") for i, u in enumerate(picked)],
-                             ignore_index=True)
-            if sorted(set(boot.loc[boot["cohort"] > 0, "cohort"])) != cohorts or not (boot["cohort"] == 0).any():
-                continue
-            b_coef, b_vcov, _ = _fit(boot, outcome)
-            draws.append([r["estimate"] for r in _estimate_rows(b_coef, b_vcov, _cells(boot, cohorts, window),
-                                                                 cohorts, window)])
+        draws = _bootstrap_draws(sample, outcome, cohorts, window, int(n_boot), seed)
         draws = np.array(draws, dtype=float)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

@@ -65,36 +65,45 @@ def pilot_trajectories(panel: pd.DataFrame, *, level: str = "city", cohorts: Seq
                                mask_boundary_breaks=mask_boundary_breaks)
     wide = sample.pivot_table(index="year", columns="unit", values="log_emissions", aggfunc="first")
     tonnes = sample.pivot_table(index="year", columns="unit", values="emissions_tco2", aggfunc="first")
-    control_units = sorted(set(sample.loc[sample["cohort"] == 0, "unit"]))
+    tonnes = tonnes.reindex(index=wide.index, columns=wide.columns)
+    # plain arrays (years × units): the per-pilot work below is a few array operations, where the
+    # same steps on labelled frames cost ten times as much in index alignment
+    years, units = wide.index.to_numpy(dtype=int), wide.columns.astype(str)
+    logs, amounts = wide.to_numpy(dtype=float), tonnes.to_numpy(dtype=float)
+    column = {unit: i for i, unit in enumerate(units)}
+    controls = np.array(sorted(column[u] for u in set(sample.loc[sample["cohort"] == 0, "unit"])), dtype=int)
     method = f"matched_controls(k={n_matches}, pre={pre_years}y, demeaned log RMSE)"
     frames = []
     treated = sample[sample["cohort"] > 0].drop_duplicates("unit")
     for pilot in treated.itertuples():
-        g = int(pilot.cohort)
-        pre = [y for y in range(g - pre_years, g) if y in wide.index and np.isfinite(wide.at[y, pilot.unit])]
-        if len(pre) < min_pre:
+        g, own_all = int(pilot.cohort), logs[:, column[pilot.unit]]
+        pre = np.flatnonzero((years >= g - pre_years) & (years < g) & np.isfinite(own_all))
+        if pre.size < min_pre:
             log.info("%s %s: %d pre-designation years observed (< %d), no comparison", pilot.pilot_id,
-                     pilot.name_zh, len(pre), min_pre)
+                     pilot.name_zh, pre.size, min_pre)
             continue
-        own = wide.loc[pre, pilot.unit]
-        donors = wide.loc[pre, control_units].dropna(axis=1)
-        if donors.shape[1] < n_matches:
-            log.info("%s: only %d controls observed in %s, no comparison", pilot.pilot_id, donors.shape[1], pre)
+        own = own_all[pre]
+        donors = controls[np.isfinite(logs[np.ix_(pre, controls)]).all(axis=0)]
+        if donors.size < n_matches:
+            log.info("%s: only %d controls observed in %s, no comparison", pilot.pilot_id, donors.size,
+                     years[pre].tolist())
             continue
-        distance = np.sqrt((((donors - donors.mean()).sub(own - own.mean(), axis=0)) ** 2).mean())
-        chosen = distance.nsmallest(n_matches, keep="first").index.tolist()
-        path = wide[chosen] - wide.loc[pre, chosen].mean()
-        comparison = path.mean(axis=1, skipna=True) + own.mean()
-        observed = wide[pilot.unit].dropna()
-        out = pd.DataFrame({"year": observed.index.astype(int), "observed_log": observed.to_numpy()})
-        out["comparison_log"] = comparison.reindex(observed.index).to_numpy()
+        window = logs[np.ix_(pre, donors)]
+        shape_gap = (window - window.mean(axis=0)) - (own - own.mean())[:, None]
+        distance = np.sqrt((shape_gap ** 2).mean(axis=0))
+        chosen = donors[np.argsort(distance, kind="stable")[:n_matches]]  # ties: the lower adcode first
+        path = logs[:, chosen] - logs[np.ix_(pre, chosen)].mean(axis=0)
+        seen = np.isfinite(path).any(axis=1)
+        comparison = np.full(len(years), np.nan)
+        comparison[seen] = np.nanmean(path[seen], axis=1) + own.mean()
+        observed = np.flatnonzero(np.isfinite(own_all))
         frames.append(pd.DataFrame({
             "pilot_id": pilot.pilot_id, "name_zh": pilot.name_zh, "adcode": pilot.unit, "cohort": g,
-            "year": out["year"], "event_time": out["year"] - g,
-            "observed_tco2": tonnes[pilot.unit].reindex(observed.index).to_numpy(),
-            "comparison_tco2": np.exp(out["comparison_log"]),
-            "gap_log": out["observed_log"] - out["comparison_log"], "n_matches": len(chosen),
-            "matched_adcodes": ";".join(chosen), "method": method}))
+            "year": years[observed], "event_time": years[observed] - g,
+            "observed_tco2": amounts[observed, column[pilot.unit]],
+            "comparison_tco2": np.exp(comparison[observed]),
+            "gap_log": own_all[observed] - comparison[observed], "n_matches": chosen.size,
+            "matched_adcodes": ";".join(units[chosen]), "method": method}))
     if not frames:
         return pd.DataFrame(columns=list(TRAJECTORY_COLUMNS))
     result = pd.concat(frames, ignore_index=True)
