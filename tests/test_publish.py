@@ -339,6 +339,30 @@ def test_gcj02_inverse_on_a_grid_matches_the_exact_inverse():
     assert metres.max() < 1.0
 
 
+@pytest.mark.parametrize("box, side", [((73.0, 18.0, 135.5, 53.6), 1600),   # the national map
+                                       ((113.7, 22.4, 114.7, 22.9), 600)])  # a city's page
+def test_gcj02_pixels_are_placed_within_a_hundredth_of_a_pixel(box, side):
+    """The inverse grid's spacing follows the pixel size and keeps every pixel centre within 1 % of a
+    pixel (on the ground, at the box's northern edge) of the exact inverse."""
+    import math
+
+    from atlas.publish.overlays import (EARTH_RADIUS_M, GCJ_GRID_DEG, _display_to_wgs84, gcj_grid_spacing,
+                                        mercator_frame)
+    frame = mercator_frame(*box, max_side=side)
+    lon, lat = frame.centres()
+    fast_lon, fast_lat = _display_to_wgs84(frame, "gcj02")
+    exact_lon, exact_lat = datum.gcj02_to_wgs84(lon, lat)
+    north = float(lat.max())
+    pixel_deg = math.degrees(frame.pixel / EARTH_RADIUS_M)
+    pixel_m = pixel_deg * 111_320 * math.cos(math.radians(north))
+    metres = np.hypot((fast_lon - exact_lon) * 111_320 * np.cos(np.radians(lat)), (fast_lat - exact_lat) * 110_574)
+    assert metres.max() <= 0.01 * pixel_m
+    spacing = gcj_grid_spacing(pixel_deg, north)
+    # h = sqrt(4 × 0.01 × pixel_m / 5200): national 0.0391° pixels, 2,583 m at 53.6°N → 0.141°;
+    # the city page's 0.00167° pixels, 171 m at 22.9°N → 0.036° (both coarser than 1/40°)
+    assert spacing == pytest.approx(0.141 if side == 1600 else 0.036, abs=0.001) and spacing > GCJ_GRID_DEG
+
+
 def test_site_served_over_http_resolves_every_link(tiny_site_data, tmp_path):
     """Relative links work from a static web server as well as from file://."""
     import functools

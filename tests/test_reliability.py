@@ -217,10 +217,16 @@ def test_sweep_removes_only_temporaries(tmp_path):
 # complete, or right after the site's first page is written. One interpreter imports atlas and forks a
 # fresh run for each kill (no threads exist before a fork).
 KILLED_RUNS = """
-import os, signal, sys
+import gc, os, signal, sys
+import mapclassify, pyfixest.estimation.api
+from atlas.carbon import evaluation, trajectories
 from atlas.publish import site
 from atlas.workflow.config import load_config
 from atlas.workflow.runner import run
+
+# the children are forked from here: the slow imports are paid once, and frozen objects are never
+# traversed by a child's garbage collector (which would otherwise copy every page it touches)
+gc.freeze()
 
 def killed(run_until_kill):
     pid = os.fork()
