@@ -118,9 +118,11 @@ def test_search_by_chinese_english_pinyin(browser_page, built_site):
         box.press_sequentially(query)
         hits = page.js("Array.from(document.querySelectorAll('.atlas-search-hit')).map(h => h.textContent)")
         assert hits and expected in hits[0], query
+        page.js("() => { window.moved = new Promise((done) => window.atlasPage.map.once('moveend', done)); }")
         page.click(".atlas-search-hit")
         page.page.wait_for_function(popup_has, arg=expected, timeout=5000)
-        page.page.wait_for_timeout(500)
+        # the fly-to ends (or 3 s pass); the event itself is not sent back: serialising the map takes seconds
+        page.js("Promise.race([window.moved, new Promise((done) => setTimeout(done, 3000))]).then(() => null)")
         popup = page.js("document.querySelector('.leaflet-popup-content').textContent")
         assert expected in popup and "Net sink" in popup, query
         link = page.js("document.querySelector('.leaflet-popup-content a.atlas-page-link').getAttribute('href')")
