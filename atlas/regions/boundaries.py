@@ -106,11 +106,16 @@ def load_pilot_boundaries(
     return frame
 
 
-def load_provinces(display: bool = False, path: str | Path | None = None) -> gpd.GeoDataFrame:
-    """Return the 34 province-level outlines (``adcode``, ``name_zh``, areas, geometry)."""
+def load_provinces(display: bool = False, path: str | Path | None = None, check: bool = True) -> gpd.GeoDataFrame:
+    """Return the 34 province-level outlines (``adcode``, ``name_zh``, areas, geometry).
+
+    ``check=False`` leaves the geometry check (a third of the load) to the caller, for one that
+    checks only when it computes from the outlines, not when it reuses what it computed before.
+    """
     path = Path(path) if path is not None else geodata_dir() / GPKG_NAME
     frame = _read_layer(path, PROVINCE_LAYERS[int(display)])
-    check_geometries(frame, "adcode")
+    if check:
+        check_geometries(frame, "adcode")
     return frame
 
 

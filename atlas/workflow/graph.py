@@ -322,12 +322,18 @@ class Graph:
         from atlas.regions import boundaries
 
         forest = self.layers["forest"]
-        outlines = boundaries.load_provinces()
+        # checked only when the zonal table is computed: a reused table's key holds the outlines' file
+        # digest, so the outlines it was computed from passed the same check then
+        outlines = boundaries.load_provinces(check=False)
+
+        def compute() -> pd.DataFrame:
+            boundaries.check_geometries(outlines, "adcode")
+            return steps.zonal(outlines, forest.readers, forest.spec, "adcode", self.cfg.workers,
+                               self.compute.client(forest.config))
         key = content_key("zonal", "forest_provinces", _layer_settings(forest.config),
                           self.cache.fingerprint(forest.config.paths),
                           self.cache.fingerprint([geodata_dir() / "boundaries.gpkg"]), self.code)
-        table = self.cache.frame("zonal_forest_provinces", key, lambda: steps.zonal(
-            outlines, forest.readers, forest.spec, "adcode", self.cfg.workers, self.compute.client(forest.config)))
+        table = self.cache.frame("zonal_forest_provinces", key, compute)
         table, _ = steps.band_of_year(table, forest.config.year)
         return outlines, table, key
 
