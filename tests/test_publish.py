@@ -349,8 +349,8 @@ def test_gcj02_pixels_are_placed_within_a_hundredth_of_a_pixel(box, side):
     from atlas.publish.overlays import (EARTH_RADIUS_M, GCJ_GRID_DEG, _display_to_wgs84, gcj_grid_spacing,
                                         mercator_frame)
     frame = mercator_frame(*box, max_side=side)
-    lon, lat = frame.centres()
-    fast_lon, fast_lat = _display_to_wgs84(frame, "gcj02")
+    fast_lon, fast_lat = (a[::7, ::7] for a in _display_to_wgs84(frame, "gcj02"))
+    lon, lat = (a[::7, ::7] for a in frame.centres())  # every 49th pixel: the exact inverse is the slow part
     exact_lon, exact_lat = datum.gcj02_to_wgs84(lon, lat)
     north = float(lat.max())
     pixel_deg = math.degrees(frame.pixel / EARTH_RADIUS_M)
