@@ -53,3 +53,17 @@ def test_nothing_to_list_for_another_method_or_without_statistics():
     assert own["Net sink per ha of forest, the region's own (central)"] == "4.00 t CO₂/ha/yr"
     department = inventory_rows(record(inventory_period="sub-compartment inventory of the department"), basis)
     assert [row["en"] for row in department] == ["Method", "Inputs"]
+
+
+def test_a_popup_names_the_method_its_sink_comes_from():
+    """The map popups used to head every sink "IPCC Tier 1", also where the build used China's inventory
+    method; the method is now the pilot's own, and Tier 1 only where the table names none."""
+    from atlas.publish.records import METHOD_LABELS, popup_sections
+
+    targets = pd.DataFrame(columns=["pilot_id"])
+    pilot = record(batch=3, net_sink_tco2_per_yr_low=1.0e5, net_sink_tco2_per_yr_central=2.0e5,
+                   net_sink_tco2_per_yr_high=3.0e5)
+    sink = dict(popup_sections(pilot, targets)[2][1])
+    assert sink["方法 Method"] == METHOD_INVENTORY and "Tier 1" not in popup_sections(pilot, targets)[2][0]
+    older = dict(popup_sections(pilot.drop("sink_method"), targets)[2][1])
+    assert older["方法 Method"] == METHOD_LABELS["ipcc_tier1"]

@@ -124,7 +124,7 @@ def test_search_by_chinese_english_pinyin(browser_page, built_site):
         # the fly-to ends (or 3 s pass); the event itself is not sent back: serialising the map takes seconds
         page.js("Promise.race([window.moved, new Promise((done) => setTimeout(done, 3000))]).then(() => null)")
         popup = page.js("document.querySelector('.leaflet-popup-content').textContent")
-        assert expected in popup and "Net sink" in popup, query
+        assert expected in popup and "Net sink" in popup and "China inventory method" in popup, query
         link = page.js("document.querySelector('.leaflet-popup-content a.atlas-page-link').getAttribute('href')")
         assert (built_site / link).is_file()
         page.js("document.querySelector('.leaflet-popup-close-button').click()")  # it may lie above the view

@@ -12,11 +12,9 @@ from atlas.carbon.headline import METHOD_TIER1_GROSS
 from atlas.publish import charts, pages, panel
 from atlas.publish.fields import field
 from atlas.publish.inventory_inputs import inventory_rows
-from atlas.publish.records import DOMAIN_LABELS, batch_label, designation_year
+from atlas.publish.records import DOMAIN_LABELS, METHOD_LABELS, batch_label, designation_year
 
 DOMAINS_BY_LABEL = {label: key for key, label in DOMAIN_LABELS.items()}
-METHOD_LABELS = {"ipcc_tier1": "IPCC 第一层级 增量-损失法 IPCC Tier 1 gain-loss",
-                 "china_inventory": "省级清单指南 蓄积量法 China provincial inventory (stock method)"}
 SINK_FACTS = ["sink_method", "forest_ha", "forest_area_source", "forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "climate_domain",
               "emissions_tco2_per_yr", "emissions_source", "raster_emissions_tco2_per_yr", "offset_ratio_central",
               "balance_tco2_per_yr"]

@@ -54,6 +54,10 @@ def target_status(tracked: pd.DataFrame, pilot_ids: pd.Index) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["pilot_id", "target_status", "target_summary"]).set_index("pilot_id")
 
 
+#: Names of the sink methods, as the pages print them.
+METHOD_LABELS = {"ipcc_tier1": "IPCC 第一层级 增量-损失法 IPCC Tier 1 gain-loss",
+                 "china_inventory": "省级清单指南 蓄积量法 China provincial inventory (stock method)"}
+
 #: Per-method sink columns of a build (``<prefix>net_sink_tco2_per_yr_<estimate>``).
 METHOD_PREFIXES = ("tier1_", "inventory_")
 
@@ -158,10 +162,13 @@ def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 
     sections = [["基本信息 Facts", facts]]
     stats = _rows(record, ["population_10k", "gdp_100m_yuan", "co2_per_capita_t"])
     sections.append(["2010 年统计（NCSC 2013 报告表 1–2） 2010 statistics (NCSC 2013 report, Tables 1–2)", stats])
-    sink = [["净碳汇 低/中/高 Net sink low/central/high", sink_range_text(record)]]
+    # the method is the build's (China's inventory method where official statistics allow it), not a fixed one
+    method = record.get("sink_method")
+    sink = [["方法 Method", method if isinstance(method, str) and method else METHOD_LABELS["ipcc_tier1"]],
+            ["净碳汇 低/中/高 Net sink low/central/high", sink_range_text(record)]]
     sink += _rows(record, ["forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "climate_domain",
                            "emissions_tco2_per_yr", "emissions_source", "offset_ratio_central", "payment_cny_per_yr"])
-    sections.append(["森林碳汇（IPCC 第一层级） Forest sink (IPCC Tier 1)", sink])
+    sections.append(["森林碳汇 Forest sink", sink])
     mine = targets[targets["pilot_id"] == record.name]
     if not mine.empty:
         rows = [[f"{t.indicator_zh} ({t.target_year:g})" if pd.notna(t.target_year) else t.indicator_zh,

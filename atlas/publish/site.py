@@ -182,6 +182,7 @@ class _Shared:
     provider: object = None
     datum: str = "wgs84"
     contexts: dict[str, dict] = field(default_factory=dict)
+    popups: dict[str, list] = field(default_factory=dict)
     provinces_clip: object = None
     inset: str = ""
     factors: pd.DataFrame | None = None
@@ -190,8 +191,10 @@ class _Shared:
         self.provider = tile_provider(self.tiles)
         self.datum = self.provider.datum if self.provider else "wgs84"
         provinces = self.data.provinces.assign(level="province")
-        self.contexts = {kind: prepare_outlines(provinces, "adcode", max(TOLERANCE[kind], 0.005), self.datum)
-                         for kind in ("national", "batch")}
+        # the grey province outlines behind the pilots: a batch map spans most of China as the national
+        # one does, so one simplification (1 km, under a pixel of either) serves both
+        context = prepare_outlines(provinces, "adcode", TOLERANCE["national"], self.datum)
+        self.contexts = {"national": context, "batch": context}
         # The display provinces tile the map without gaps or overlaps (a valid polygonal coverage,
         # tests/test_publish.py), so their coverage union is their union, at a twentieth of the cost.
         self.provinces_clip = self.to_page(shapely.coverage_union_all(self.data.provinces.geometry.values))
@@ -203,6 +206,12 @@ class _Shared:
         else:
             from atlas.carbon.factors import read_factors
             self.factors = read_factors()
+
+    def popup(self, pilot_id: str) -> list:
+        """A pilot's popup: the same on the national, batch and pilot pages, so made once a site."""
+        if pilot_id not in self.popups:
+            self.popups[pilot_id] = popup_sections(self.data.table.loc[pilot_id], self.data.targets)
+        return self.popups[pilot_id]
 
     def to_page(self, geom):
         """A WGS84 geometry in the page's datum."""
@@ -226,7 +235,7 @@ def map_page(shared: _Shared, ids: list[str], kind: str, title: str, links: list
     chosen, notes = usable_layers(table, shared.layers)
     if kind == "pilot":  # one outline: classes say nothing, the forest raster inside it does
         chosen = chosen[:1]
-    popups = {pid: popup_sections(table.loc[pid], data.targets) for pid in ids}
+    popups = {pid: shared.popup(pid) for pid in ids}
     payload, specs = page_payload(table, features, shared.contexts.get(kind), chosen, popups, page_prefix)
     for spec in specs:
         spec["fills_note"] = "栅格图层显示时，填色改为轮廓 Fills become outlines while a raster layer is shown"
