@@ -130,7 +130,9 @@ draws = 200
 [compute]
 {compute}
 """
-    cluster = run(load_config(write_config(tmp_path, text.format(out="cluster", compute="scheduler = 'local'\ncluster_workers = 2"),
+    # one worker process: that the runner starts a LocalCluster and gets the same bytes is what this checks;
+    # tasks spread over two worker processes are tests/test_distributed.py's
+    cluster = run(load_config(write_config(tmp_path, text.format(out="cluster", compute="scheduler = 'local'\ncluster_workers = 1"),
                                            "c.toml")))
     assert cluster.compute.startswith("LocalCluster")
     threads = run(load_config(write_config(tmp_path, text.format(out="threads", compute="scheduler = 'threads'"),
