@@ -214,33 +214,48 @@ def _cell_indices(reader: BlockReader, lon: np.ndarray, lat: np.ndarray, out: np
     return rows_f, cols_f, inside
 
 
+def _cell_values(reader: BlockReader, spec: LayerSpec, rows: np.ndarray, cols: np.ndarray,
+                 limit: int) -> np.ndarray:
+    """The layer's values (display units, NaN for no data) in the reader's cells at ``rows``, ``cols``
+    (integer arrays of any shapes that broadcast together)."""
+    r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+    h, w = int(r1 - r0), int(c1 - c0)
+    # read at most about twice the image's resolution; picking cells keeps values intact
+    oh, ow = min(h, limit), min(w, limit)
+    block = reader.read_sampled((int(r0), int(c0), h, w), (oh, ow)).astype(np.float64)
+    # no data, scale and flux units on the block of cells (far fewer than the pixels), then to the pixels
+    nodata = spec.nodata if spec.nodata is not None else reader.nodata
+    if nodata is not None:
+        block[block == nodata] = np.nan
+    block = block * spec.scale + spec.offset
+    if spec.kind is QuantityKind.FLUX_DENSITY:
+        block = block * spec.unit.factor * M2_PER_KM2
+    values = block[np.minimum(((rows - r0) * oh) // h, oh - 1), np.minimum(((cols - c0) * ow) // w, ow - 1)]
+    if spec.kind is QuantityKind.AMOUNT:
+        values = values * spec.unit.factor / (_cell_area_m2(reader, rows, cols) / M2_PER_KM2)
+    return values
+
+
 def _sample_at(readers: list[BlockReader], spec: LayerSpec, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     out = np.full(lon.shape, np.nan)
-    unit = spec.unit
+    limit = 2 * max(lon.shape)
     for reader in readers:
         rows_f, cols_f, inside = _cell_indices(reader, lon, lat, out)
         if not inside.any():
             continue
-        rows = np.floor(rows_f[inside]).astype(np.int64)
-        cols = np.floor(cols_f[inside]).astype(np.int64)
-        r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-        h, w = int(r1 - r0), int(c1 - c0)
-        # read at most about twice the image's resolution; picking cells keeps values intact
-        limit = 2 * max(lon.shape)
-        oh, ow = min(h, limit), min(w, limit)
-        block = reader.read_sampled((int(r0), int(c0), h, w), (oh, ow)).astype(np.float64)
-        sub_r = np.minimum(((rows - r0) * oh) // h, oh - 1)
-        sub_c = np.minimum(((cols - c0) * ow) // w, ow - 1)
-        values = block[sub_r, sub_c]
-        nodata = spec.nodata if spec.nodata is not None else reader.nodata
-        if nodata is not None:
-            values[values == nodata] = np.nan
-        values = values * spec.scale + spec.offset
-        if spec.kind is QuantityKind.AMOUNT:
-            values = values * unit.factor / (_cell_area_m2(reader, rows, cols) / M2_PER_KM2)
-        elif spec.kind is QuantityKind.FLUX_DENSITY:
-            values = values * unit.factor * M2_PER_KM2
-        out[inside] = values
+        if rows_f.strides[1] == 0 and cols_f.strides[0] == 0:
+            # one cell row per image row and one cell column per image column: the values of the
+            # rectangle of image rows × columns holding the inside pixels come from two index vectors,
+            # without gathering the pixels one by one
+            hit_r, hit_c = np.flatnonzero(inside.any(axis=1)), np.flatnonzero(inside.any(axis=0))
+            box = slice(hit_r[0], hit_r[-1] + 1), slice(hit_c[0], hit_c[-1] + 1)
+            rows = np.floor(rows_f[box[0], 0]).astype(np.int64)[:, None]
+            cols = np.floor(cols_f[0, box[1]]).astype(np.int64)[None, :]
+            np.copyto(out[box], _cell_values(reader, spec, rows, cols, limit), where=inside[box])
+        else:
+            rows = np.floor(rows_f[inside]).astype(np.int64)
+            cols = np.floor(cols_f[inside]).astype(np.int64)
+            out[inside] = _cell_values(reader, spec, rows, cols, limit)
     return out
 
 
