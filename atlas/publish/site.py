@@ -183,6 +183,7 @@ class _Shared:
     datum: str = "wgs84"
     contexts: dict[str, dict] = field(default_factory=dict)
     popups: dict[str, list] = field(default_factory=dict)
+    outlines: gpd.GeoDataFrame | None = None
     provinces_clip: object = None
     inset: str = ""
     factors: pd.DataFrame | None = None
@@ -190,6 +191,7 @@ class _Shared:
     def __post_init__(self) -> None:
         self.provider = tile_provider(self.tiles)
         self.datum = self.provider.datum if self.provider else "wgs84"
+        self.outlines = self.data.outlines.set_index("pilot_id")  # each page picks its pilots from it
         provinces = self.data.provinces.assign(level="province")
         # the grey province outlines behind the pilots: a batch map spans most of China as the national
         # one does, so one simplification (1 km, under a pixel of either) serves both
@@ -229,7 +231,7 @@ def map_page(shared: _Shared, ids: list[str], kind: str, title: str, links: list
     """HTML of one map page showing the pilots ``ids`` (``kind``: national, batch or pilot)."""
     data = shared.data
     table = data.table.loc[ids]
-    outlines = data.outlines.set_index("pilot_id").loc[ids].reset_index()
+    outlines = shared.outlines.loc[ids].reset_index()
     nested = nested_ids(outlines) if kind != "pilot" else set()
     features = prepare_outlines(outlines, "pilot_id", TOLERANCE[kind], shared.datum, nested)
     chosen, notes = usable_layers(table, shared.layers)
