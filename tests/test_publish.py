@@ -11,6 +11,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import rasterio
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning
@@ -91,6 +93,23 @@ def test_diverging_classes_split_at_the_centre(tmp_path):
     assert got.labels[below.max()].endswith("– 0")          # the last class below ends at the centre
     reds, greens = set(got.colours[i] for i in below), set(got.colours[i] for i in above)
     assert not reds & greens
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=2, max_size=300), st.integers(2, 7))
+def test_quantile_classes_are_mapclassifys(tmp_path_factory, values, k):
+    """Quantile bins come from mapclassify's quantile function, without its classifier's fit statistics:
+    the same upper bounds as its Quantiles classifier."""
+    import warnings
+
+    import mapclassify
+    spec = layer(tmp_path_factory.mktemp("q"), classification={"scheme": "quantiles", "k": k})
+    got = classify(np.array(values), spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        bins = np.unique(mapclassify.classify(np.array(values), "quantiles", k=min(k, len(set(values)))).bins)
+    assert len(got.labels) == len(bins)
+    assert got.index.tolist() == np.minimum(np.searchsorted(bins, values, side="left"), len(bins) - 1).tolist()
 
 
 def test_only_negative_values_still_classify(tmp_path):
