@@ -113,7 +113,7 @@ def gcj_grid_spacing(pixel_deg: float, north: float) -> float:
     spacing ``h`` (``C`` = :data:`GCJ_CURVATURE_M_PER_DEG2`). The spacing is the largest that
     keeps this under :data:`GCJ_PIXEL_TOLERANCE` of the smallest pixel on the ground (at the
     northern edge ``north``), and never finer than :data:`GCJ_GRID_DEG`. A national map's
-    4 km pixels take a 0.14° grid instead of a 0.08° one: a third of the exact inversions.
+    0.039° pixels take a 0.14° grid instead of a 0.08° one: a third of the exact inversions.
     """
     pixel_m = pixel_deg * 111_320.0 * math.cos(math.radians(min(abs(north), 85.0)))
     return max(GCJ_GRID_DEG, math.sqrt(4.0 * GCJ_PIXEL_TOLERANCE * pixel_m / GCJ_CURVATURE_M_PER_DEG2))
