@@ -22,9 +22,16 @@ READY = "window.atlasReady === true"
 
 
 @pytest.fixture(scope="session")
-def screenshots(tmp_path_factory) -> Path:
+def screenshots() -> Path | None:
+    """``$ATLAS_SCREENSHOT_DIR`` (``maps/screenshots`` for the README) when set; otherwise none are taken,
+    as in tests/test_site_features_browser.py."""
     where = os.environ.get("ATLAS_SCREENSHOT_DIR")
-    return Path(where) if where else tmp_path_factory.mktemp("screenshots")
+    return Path(where) if where else None
+
+
+def shoot(page, screenshots: Path | None, name: str) -> None:
+    if screenshots is not None:
+        page.screenshot(screenshots / name)
 
 
 def open_page(browser_page, path: Path):
@@ -80,7 +87,7 @@ def test_national_map(browser_page, built_site, screenshots):
     assert page.count(".atlas-legend-part[data-layer='batch'] .atlas-legend-row:not(.atlas-legend-nested)") == 3
     assert page.count(".leaflet-control-scale") == 1
     assert page.count(".atlas-fullscreen a") == 1
-    page.screenshot(screenshots / "national.png")
+    shoot(page, screenshots, "national.png")
 
     # tooltip on a real hover: Yunnan, away from the pilot cities inside it
     tooltip = tooltip_at(page, *free_point("P1-05"), "云南省")
@@ -98,7 +105,7 @@ def test_national_map(browser_page, built_site, screenshots):
     src = page.js("document.querySelector('img.leaflet-image-layer').getAttribute('src')")
     assert src.startswith("data:image/png;base64,")
     assert page.count(".atlas-legend-part") == 2
-    page.screenshot(screenshots / "national-net-sink-forest.png")
+    shoot(page, screenshots, "national-net-sink-forest.png")
     page.assert_offline()
     page.assert_no_console_errors()
 
@@ -149,7 +156,7 @@ def test_pilot_page_and_links(browser_page, built_site, screenshots):
     assert "保定市" in text and "森林覆盖率" in text and "not measurable" in text and "not met" not in text
     hrefs = page.js("Array.from(document.querySelectorAll('.atlas-bar a')).map(a => a.getAttribute('href'))")
     assert hrefs and all((built_site / "pilots" / h).resolve().is_file() for h in hrefs)
-    page.screenshot(screenshots / "pilot-P1-13.png")
+    shoot(page, screenshots, "pilot-P1-13.png")
 
 
 def test_index_filters_and_links(browser_page, built_site):
