@@ -12,7 +12,7 @@ from atlas.carbon.headline import METHOD_TIER1_GROSS
 from atlas.publish import charts, pages, panel
 from atlas.publish.fields import field
 from atlas.publish.inventory_inputs import inventory_rows
-from atlas.publish.records import DOMAIN_LABELS, METHOD_LABELS, batch_label, designation_year
+from atlas.publish.records import DOMAIN_LABELS, METHOD_LABELS, batch_label, designation_year, sink_method_label
 
 DOMAINS_BY_LABEL = {label: key for key, label in DOMAIN_LABELS.items()}
 SINK_FACTS = ["sink_method", "forest_ha", "forest_area_source", "forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "climate_domain",
@@ -48,8 +48,7 @@ def sink_methods(record: pd.Series, methods: pd.DataFrame | None) -> list[dict]:
                 continue
             rows.append({"method": label, **dict(zip(("low", "central", "high"), map(_mass, values)))})
     if not rows:
-        method = record.get("sink_method")
-        rows.append({"method": method if isinstance(method, str) and method else METHOD_LABELS["ipcc_tier1"],
+        rows.append({"method": sink_method_label(record),
                      **dict(zip(("low", "central", "high"), (_mass(record.get(k)) for k in _KEYS)))})
     return rows
 

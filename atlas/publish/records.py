@@ -58,6 +58,13 @@ def target_status(tracked: pd.DataFrame, pilot_ids: pd.Index) -> pd.DataFrame:
 METHOD_LABELS = {"ipcc_tier1": "IPCC 第一层级 增量-损失法 IPCC Tier 1 gain-loss",
                  "china_inventory": "省级清单指南 蓄积量法 China provincial inventory (stock method)"}
 
+def sink_method_label(record: pd.Series) -> str:
+    """The method a pilot's headline sink was computed by (its ``sink_method``), or IPCC Tier 1 for
+    tables from before the column existed."""
+    method = record.get("sink_method")
+    return method if isinstance(method, str) and method else METHOD_LABELS["ipcc_tier1"]
+
+
 #: Per-method sink columns of a build (``<prefix>net_sink_tco2_per_yr_<estimate>``).
 METHOD_PREFIXES = ("tier1_", "inventory_")
 
@@ -163,8 +170,7 @@ def popup_sections(record: pd.Series, targets: pd.DataFrame, max_targets: int = 
     stats = _rows(record, ["population_10k", "gdp_100m_yuan", "co2_per_capita_t"])
     sections.append(["2010 年统计（NCSC 2013 报告表 1–2） 2010 statistics (NCSC 2013 report, Tables 1–2)", stats])
     # the method is the build's (China's inventory method where official statistics allow it), not a fixed one
-    method = record.get("sink_method")
-    sink = [["方法 Method", method if isinstance(method, str) and method else METHOD_LABELS["ipcc_tier1"]],
+    sink = [["方法 Method", sink_method_label(record)],
             ["净碳汇 低/中/高 Net sink low/central/high", sink_range_text(record)]]
     sink += _rows(record, ["forest_share_of_land", "net_sink_tco2_per_ha_land_yr_central", "climate_domain",
                            "emissions_tco2_per_yr", "emissions_source", "offset_ratio_central", "payment_cny_per_yr"])
